@@ -1,0 +1,1 @@
+"""Training data: InternVL formats, tiling, templates, dataset and packing."""

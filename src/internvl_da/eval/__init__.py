@@ -1,0 +1,1 @@
+"""Evaluation: inference runner, one module per benchmark, scoring and report."""

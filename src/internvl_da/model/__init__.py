@@ -1,0 +1,1 @@
+"""Model registry, loading, conversion and the tiny in-process model."""

@@ -1,0 +1,1 @@
+"""Data preparation: sample data, DriveLM stitching/conversion, remote sensing, medical, meta."""

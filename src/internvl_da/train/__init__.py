@@ -1,0 +1,1 @@
+"""Fine-tuning: Trainer wiring, freezing, LoRA, DeepSpeed configs."""
