@@ -1,4 +1,4 @@
-"""InternVL special tokens and label constants (reference `internvl_chat/internvl/train/constants.py`)."""
+"""InternVL special tokens and label constants (reference `internvl/train/constants.py`)."""
 
 from __future__ import annotations
 
