@@ -1,0 +1,231 @@
+"""The three InternVL2 conversation templates and their label masks (spec training.md §11–12).
+
+Reference: `internvl_chat/internvl/conversation.py` (separator style MPT: system block + sep,
+then `role + message + sep` per turn, NO newline after the separator) and the preprocess
+functions of `internvl_chat/internvl/train/dataset.py`.
+
+Ids are built per segment (system block, role header, content, answer, separator) and labels
+are assigned per segment: only each answer and its closing separator are trained. The reference
+instead re-tokenizes and recomputes offsets, and silently masks the whole sample on any
+mismatch; `verify_against_full_string` asserts our segment ids equal whole-string tokenization.
+
+Decisions (spec §22):
+- Hermes-2 / internlm2-chat: an answer starting with "\\n" right after `assistant\\n` is encoded
+  segment-wise (two newline tokens), which is what the model sees at inference; whole-string
+  tokenization would merge them and the reference then masks that newline as prompt.
+- phi3-chat: the real 4B model was trained with a slow SentencePiece tokenizer that emits a
+  `▁` token between BOS and `<|system|>`; transformers 5 drops it. When the tokenizer's
+  vocabulary has `▁`, the encoder inserts it after BOS itself, so ids match training.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from internvl_da.data.errors import SampleError, TruncationError
+from internvl_da.data.tokens import IGNORE_INDEX, IMAGE_TAG, IMG_CONTEXT, IMG_END, IMG_START
+
+# Byte-exact (full-width comma after 大模型, ASCII ", " after InternVL).
+SYSTEM_MESSAGE = (
+    "你是由上海人工智能实验室联合商汤科技开发的书生多模态大模型，英文名叫InternVL, "
+    "是一个有用无害的人工智能助手。"
+)
+SENTENCEPIECE_SPACE = "▁"
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    system_template: str  # contains "{system_message}"
+    user: str
+    assistant: str
+    sep: str
+    strip_values: bool = False  # internlm2-chat strips every turn value
+    space_after_bos: bool = False  # phi3-chat: the slow tokenizer's `▁` after BOS
+
+    @property
+    def system_block(self) -> str:
+        return self.system_template.format(system_message=SYSTEM_MESSAGE)
+
+    @property
+    def stop_token(self) -> str:
+        """Generation stops at this token (reference: `template.sep.strip()`)."""
+        return self.sep.strip()
+
+
+TEMPLATES: dict[str, Template] = {
+    "Hermes-2": Template(
+        "Hermes-2", "<|im_start|>system\n{system_message}", "<|im_start|>user\n",
+        "<|im_start|>assistant\n", "<|im_end|>",
+    ),
+    "internlm2-chat": Template(
+        "internlm2-chat", "<|im_start|>system\n{system_message}", "<|im_start|>user\n",
+        "<|im_start|>assistant\n", "<|im_end|>", strip_values=True,
+    ),
+    "phi3-chat": Template(
+        "phi3-chat", "<|system|>\n{system_message}", "<|user|>\n", "<|assistant|>\n", "<|end|>",
+        space_after_bos=True,
+    ),
+}
+
+
+def get_template(template: str | Template) -> Template:
+    if isinstance(template, Template):
+        return template
+    try:
+        return TEMPLATES[template]
+    except KeyError:
+        choices = sorted(TEMPLATES)
+        raise ValueError(f"unknown template {template!r}; choose from {choices}") from None
+
+
+def expand_image_tags(text: str, image_token_counts: Sequence[int]) -> str:
+    """Replace the first remaining `<image>` by `<img>` + `<IMG_CONTEXT>` x count + `</img>`."""
+    for count in image_token_counts:
+        text = text.replace(IMAGE_TAG, IMG_START + IMG_CONTEXT * count + IMG_END, 1)
+    return text
+
+
+def _fail(reason: str, source: str, line: int | None) -> SampleError:
+    return SampleError(source, line, reason)
+
+
+def _checked_turns(
+    conversations: Sequence[dict], num_images: int, template: Template, source: str,
+    line: int | None,
+) -> list[tuple[str, str]]:
+    """(question, answer) pairs with the single-image tag rule and tag counts checked."""
+    if not conversations or len(conversations) % 2:
+        raise _fail("conversation must be human/gpt pairs ending with a gpt answer", source, line)
+    pairs = []
+    for i in range(0, len(conversations), 2):
+        q, a = conversations[i], conversations[i + 1]
+        if q.get("from") != "human" or a.get("from") != "gpt":
+            raise _fail(f"turn {i + 1}: roles must alternate human/gpt, got "
+                        f"{q.get('from')!r}/{a.get('from')!r}", source, line)
+        question, answer = q.get("value"), a.get("value")
+        if not isinstance(question, str) or not isinstance(answer, str):
+            raise _fail(f"turn {i + 1}: values must be strings", source, line)
+        if not answer.strip():
+            raise _fail(f"turn {i + 2}: empty answer", source, line)
+        pairs.append((question, answer))
+    tags = sum(q.count(IMAGE_TAG) + a.count(IMAGE_TAG) for q, a in pairs)
+    if num_images == 1 and tags == 0:
+        pairs[0] = (IMAGE_TAG + "\n" + pairs[0][0], pairs[0][1])  # reference: prepend for 1 image
+        tags = 1
+    if tags != num_images:
+        raise _fail(f"{tags} <image> tags for {num_images} images", source, line)
+    if template.strip_values:  # after the tag insertion, as the reference
+        pairs = [(q.strip(), a.strip()) for q, a in pairs]
+    return pairs
+
+
+def _encode(tokenizer, text: str) -> list[int]:
+    return tokenizer.encode(text, add_special_tokens=False) if text else []
+
+
+def _encode_content(tokenizer, text: str, counts: list[int]) -> list[int]:
+    """Tokenize text whose `<image>` tags become image blocks; pops used counts."""
+    pieces = text.split(IMAGE_TAG)
+    ids = _encode(tokenizer, pieces[0])
+    for piece in pieces[1:]:
+        ctx = tokenizer.convert_tokens_to_ids(IMG_CONTEXT)
+        ids += _encode(tokenizer, IMG_START) + [ctx] * counts.pop(0) + _encode(tokenizer, IMG_END)
+        ids += _encode(tokenizer, piece)
+    return ids
+
+
+def _prefix_ids(tokenizer, template: Template) -> list[int]:
+    """BOS if the tokenizer adds one, then `▁` for phi3-chat when the vocabulary has it."""
+    prefix = list(tokenizer.encode("", add_special_tokens=True))
+    space = tokenizer.get_vocab().get(SENTENCEPIECE_SPACE)
+    if template.space_after_bos and prefix and space is not None:
+        prefix.append(space)
+    return prefix
+
+
+def _segments(tokenizer, template: Template, pairs, counts: list[int]):
+    """Yield (ids, trained) per segment of the training string."""
+    yield _prefix_ids(tokenizer, template), False
+    yield _encode(tokenizer, template.system_block + template.sep), False
+    for question, answer in pairs:
+        yield _encode(tokenizer, template.user), False
+        yield _encode_content(tokenizer, question, counts), False
+        yield _encode(tokenizer, template.sep + template.assistant), False
+        yield _encode_content(tokenizer, answer, counts) + _encode(tokenizer, template.sep), True
+
+
+def encode_conversation(
+    tokenizer,
+    template: str | Template,
+    conversations: Sequence[dict],
+    image_token_counts: Sequence[int],
+    max_length: int | None = None,
+    *,
+    source: str = "<conversation>",
+    line: int | None = None,
+) -> tuple[list[int], list[int]]:
+    """Token ids and labels (-100 outside answers) of one training conversation."""
+    tpl = get_template(template)
+    pairs = _checked_turns(conversations, len(image_token_counts), tpl, source, line)
+    counts = [int(c) for c in image_token_counts]
+    input_ids: list[int] = []
+    labels: list[int] = []
+    for ids, trained in _segments(tokenizer, tpl, pairs, counts):
+        input_ids += ids
+        labels += ids if trained else [IGNORE_INDEX] * len(ids)
+    if max_length is not None and len(input_ids) > max_length:
+        input_ids, labels = _truncate(tokenizer, input_ids, labels, max_length,
+                                      len(image_token_counts), source, line)
+    return input_ids, labels
+
+
+def _truncate(tokenizer, input_ids, labels, max_length, num_images, source, line):
+    # Reference: tail truncation is kept; a cut through an image block fails its </img> assert.
+    input_ids, labels = input_ids[:max_length], labels[:max_length]
+    end_id = tokenizer.convert_tokens_to_ids(IMG_END)
+    if input_ids.count(end_id) < num_images:
+        raise TruncationError(source, line, f"max_length {max_length} cuts an image block")
+    if all(label == IGNORE_INDEX for label in labels):
+        raise TruncationError(source, line, f"max_length {max_length} leaves no answer token")
+    return input_ids, labels
+
+
+def training_string(template: str | Template, conversations: Sequence[dict],
+                    image_token_counts: Sequence[int]) -> str:
+    """The whole training prompt as one string (what the reference tokenizes at once)."""
+    tpl = get_template(template)
+    pairs = _checked_turns(conversations, len(image_token_counts), tpl, "<conversation>", None)
+    text = tpl.system_block + tpl.sep
+    for question, answer in pairs:
+        text += tpl.user + question + tpl.sep + tpl.assistant + answer + tpl.sep
+    return expand_image_tags(text, image_token_counts)
+
+
+def verify_against_full_string(tokenizer, template: str | Template, conversations,
+                               image_token_counts) -> None:
+    """Raise AssertionError if segment-wise ids differ from whole-string tokenization."""
+    tpl = get_template(template)
+    ids, _ = encode_conversation(tokenizer, tpl, conversations, image_token_counts)
+    whole = list(tokenizer.encode(training_string(tpl, conversations, image_token_counts),
+                                  add_special_tokens=True))
+    prefix = _prefix_ids(tokenizer, tpl)
+    if len(prefix) == 2:  # the `▁` is ours by design; whole-string tokenization lacks it
+        whole.insert(1, prefix[1])
+    if ids != whole:
+        at = next((i for i, (a, b) in enumerate(zip(ids, whole, strict=False)) if a != b),
+                  min(len(ids), len(whole)))
+        raise AssertionError(f"segment ids differ from whole-string ids at position {at}: "
+                             f"{tokenizer.convert_ids_to_tokens(ids[at:at + 3])} vs "
+                             f"{tokenizer.convert_ids_to_tokens(whole[at:at + 3])}")
+
+
+def build_generation_prompt(template: str | Template, question: str,
+                            image_token_counts: Sequence[int]) -> str:
+    """Inference prompt of `model.chat` (evaluation.md §2.2), image tags expanded."""
+    tpl = get_template(template)
+    if image_token_counts and IMAGE_TAG not in question:
+        question = IMAGE_TAG + "\n" + question
+    text = tpl.system_block + tpl.sep + tpl.user + question + tpl.sep + tpl.assistant
+    return expand_image_tags(text, image_token_counts)
