@@ -1,0 +1,242 @@
+"""InternVL's training data formats: meta JSON, JSONL conversation files, records.
+
+Reference: `internvl_chat/internvl/train/internvl_chat_finetune.py` (`build_datasets`,
+`LazySupervisedDataset`) and spec training.md §8. Relative paths resolve against the current
+working directory, as in the reference.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+import random
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+
+from internvl_da.data.errors import SampleError
+from internvl_da.data.tokens import IMAGE_TAG
+
+_CHUNK = 1 << 22  # 4 MiB reads while indexing
+
+
+@dataclass(frozen=True)
+class MetaEntry:
+    """One dataset of a meta file."""
+
+    name: str
+    root: str
+    annotation: str
+    data_augment: bool
+    repeat_time: float
+    max_dynamic_patch: int | None = None
+
+
+def _no_duplicate_keys(source: str):
+    def hook(pairs):
+        seen = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise SampleError(source, None, f"duplicate key {key!r}")
+            seen.add(key)
+        return dict(pairs)
+
+    return hook
+
+
+def _meta_entry(source: str, name: str, raw) -> MetaEntry:
+    def bad(reason: str) -> SampleError:
+        return SampleError(source, None, f"dataset {name!r}: {reason}")
+
+    if not isinstance(raw, dict):
+        raise bad("entry must be an object")
+    for key, kind in (("root", str), ("annotation", str), ("data_augment", bool)):
+        if key not in raw:
+            raise bad(f"missing required key {key!r}")
+        if not isinstance(raw[key], kind):
+            raise bad(f"{key!r} must be {kind.__name__}, got {type(raw[key]).__name__}")
+    if "repeat_time" not in raw:
+        raise bad("missing required key 'repeat_time'")
+    repeat = raw["repeat_time"]
+    if isinstance(repeat, bool) or not isinstance(repeat, int | float) or repeat <= 0:
+        raise bad(f"'repeat_time' must be a positive number, got {repeat!r}")
+    if repeat > 1 and not isinstance(repeat, int):  # reference asserts an int (2.0 fails too)
+        raise bad(f"'repeat_time' above 1 must be an integer, got {repeat!r}")
+    if not raw["annotation"].endswith("jsonl"):
+        raise bad(f"annotation must be a .jsonl file, got {raw['annotation']!r}")
+    patch = raw.get("max_dynamic_patch")
+    if patch is not None and (isinstance(patch, bool) or not isinstance(patch, int) or patch < 1):
+        raise bad(f"'max_dynamic_patch' must be a positive integer, got {patch!r}")
+    return MetaEntry(name, raw["root"], raw["annotation"], raw["data_augment"], repeat, patch)
+
+
+def load_meta(path: str | Path) -> dict[str, MetaEntry]:
+    """Read a meta JSON (dataset name -> entry), in file order, with every key checked."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SampleError(source, None, "meta file not found") from None
+    try:
+        raw = json.loads(text, object_pairs_hook=_no_duplicate_keys(source))
+    except json.JSONDecodeError as exc:
+        raise SampleError(source, exc.lineno, f"invalid JSON: {exc.msg}") from None
+    if not isinstance(raw, dict) or not raw:
+        raise SampleError(source, None, "meta file must be a non-empty JSON object")
+    return {name: _meta_entry(source, name, entry) for name, entry in raw.items()}
+
+
+def select_lines(num_lines: int, repeat_time: float, rng: random.Random | None = None) -> list[int]:
+    """Line indices after `repeat_time` (applied before any shuffle, as the reference).
+
+    r < 1: the first int(N*r) lines (reference), or a sorted seeded random subset if `rng`;
+    r > 1: every line r times in order; r == 1: every line.
+    """
+    if repeat_time < 1:
+        keep = int(num_lines * repeat_time)
+        if rng is None:
+            return list(range(keep))
+        return sorted(rng.sample(range(num_lines), keep))
+    if repeat_time > 1:
+        return list(range(num_lines)) * int(repeat_time)
+    return list(range(num_lines))
+
+
+class JsonlIndex:
+    """Random access to the non-empty lines of a JSONL file through a byte-offset index.
+
+    Offsets live in one int64 array (8 bytes per line); the file is opened lazily per
+    process, so the index is safe to pickle into DataLoader workers.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if not os.path.isfile(self.path):
+            raise SampleError(self.path, None, "annotation file not found")
+        self.offsets, self.line_numbers = _scan(self.path)
+        self._handle = None
+        self._pid = None
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_handle"], state["_pid"] = None, None
+        return state
+
+    def _file(self):
+        if self._handle is None or self._pid != os.getpid():
+            self._handle = open(self.path, "rb")  # noqa: SIM115 - kept open for random access
+            self._pid = os.getpid()
+        return self._handle
+
+    def line_number(self, i: int) -> int:
+        """1-based line number in the file of record i."""
+        return int(self.line_numbers[i])
+
+    def raw(self, i: int) -> bytes:
+        handle = self._file()
+        handle.seek(int(self.offsets[i]))
+        return handle.readline()
+
+    def __getitem__(self, i: int) -> dict:
+        try:
+            obj = json.loads(self.raw(i))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise SampleError(self.path, self.line_number(i), f"invalid JSON: {exc}") from None
+        if not isinstance(obj, dict):
+            raise SampleError(self.path, self.line_number(i), "line is not a JSON object")
+        return obj
+
+
+def _scan(path: str) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets and 1-based line numbers of non-blank lines, scanning in binary chunks."""
+    starts: list[np.ndarray] = [np.zeros(1, dtype=np.int64)]
+    size = os.path.getsize(path)
+    with open(path, "rb") as handle:
+        base = 0
+        while chunk := handle.read(_CHUNK):
+            newlines = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == 10)
+            starts.append(newlines.astype(np.int64) + base + 1)
+            base += len(chunk)
+    all_starts = np.concatenate(starts)
+    all_starts = all_starts[all_starts < size]  # no line starts at EOF
+    line_numbers = np.arange(1, len(all_starts) + 1, dtype=np.int64)
+    ends = np.append(all_starts[1:], size)
+    keep = ends - all_starts > 0
+    with open(path, "rb") as handle:  # drop whitespace-only lines (short ones only need a look)
+        for k in np.flatnonzero(keep & (ends - all_starts <= 8)):
+            handle.seek(int(all_starts[k]))
+            keep[k] = bool(handle.read(int(ends[k] - all_starts[k])).strip())
+    return all_starts[keep], line_numbers[keep]
+
+
+@dataclass(frozen=True)
+class Record:
+    """One validated JSONL line: images relative to the dataset root, conversations cleaned."""
+
+    id: str
+    images: list[str]
+    kind: str  # "single" | "multi" | "text"
+    conversations: list[dict] = field(default_factory=list)
+
+
+def parse_record(obj: dict, source: str, line: int) -> Record:
+    """Normalise one JSONL object (spec §8.3); every problem is a SampleError at file:line."""
+
+    def bad(reason: str) -> SampleError:
+        return SampleError(source, line, reason)
+
+    image = obj.get("image")
+    if isinstance(image, str):
+        images, kind = [image], "single"
+    elif isinstance(image, list):
+        if not image or not all(isinstance(i, str) for i in image):
+            raise bad("'image' list must hold one or more path strings")
+        images, kind = list(image), "multi"
+    elif image is None:
+        if obj.get("video"):
+            raise bad("video samples are not supported")
+        images, kind = [], "text"
+    else:
+        raise bad(f"'image' must be a string or a list, got {type(image).__name__}")
+    turns = obj.get("conversations")
+    if not isinstance(turns, list) or not turns:
+        raise bad("'conversations' must be a non-empty list")
+    for k, turn in enumerate(turns, 1):
+        if not isinstance(turn, dict) or not isinstance(turn.get("value"), str):
+            raise bad(f"turn {k}: must be an object with a string 'value'")
+        if turn.get("from") not in ("human", "gpt"):
+            raise bad(f"turn {k}: unsupported role {turn.get('from')!r} (human/gpt only)")
+    if turns[0]["from"] == "gpt":  # reference drops a leading gpt turn
+        turns = turns[1:]
+    if not turns or len(turns) % 2:
+        raise bad("conversation must be human/gpt pairs ending with a gpt answer")
+    for k, turn in enumerate(turns):
+        if turn["from"] != ("human" if k % 2 == 0 else "gpt"):
+            raise bad(f"roles must alternate human/gpt (turn {k + 1} is {turn['from']!r})")
+        if turn["from"] == "gpt" and not turn["value"].strip():
+            raise bad(f"empty answer in turn {k + 1}")
+    tags = sum(turn["value"].count(IMAGE_TAG) for turn in turns)
+    if kind == "multi" and tags != len(images):
+        raise bad(f"{tags} <image> tags for {len(images)} images")
+    if kind == "single" and tags > 1:
+        raise bad(f"{tags} <image> tags for 1 image")
+    if kind == "text" and tags:
+        raise bad(f"{tags} <image> tags but no image")
+    return Record(str(obj.get("id", line)), images, kind, [dict(t) for t in turns])
+
+
+def resolve_image_path(root: str, rel: str, source: str, line: int | None) -> str:
+    """`root` joined with `rel`; absolute paths and paths escaping the root are errors."""
+    if root.startswith("s3://"):
+        return root + rel  # reference: string concatenation for object storage
+    if os.path.isabs(rel) or PurePosixPath(rel).is_absolute():
+        raise SampleError(source, line, f"image path {rel!r} is absolute; must be under the root")
+    normalised = posixpath.normpath(rel.replace("\\", "/"))
+    if normalised == ".." or normalised.startswith("../"):
+        raise SampleError(source, line, f"image path {rel!r} escapes the root {root!r}")
+    return os.path.join(root, rel)

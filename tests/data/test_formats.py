@@ -1,0 +1,152 @@
+"""Meta files, repeat_time, the byte-offset JSONL index and record normalisation."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import random
+
+import pytest
+import torch
+
+from internvl_da.data import formats
+from internvl_da.data.errors import SampleError
+
+
+def write_meta(tmp_path, entries, name="meta.json"):
+    path = tmp_path / name
+    path.write_text(json.dumps(entries))
+    return path
+
+
+def entry(**overrides):
+    base = {"root": "imgs/", "annotation": "a.jsonl", "data_augment": False, "repeat_time": 1}
+    base.update(overrides)
+    return base
+
+
+def test_load_meta_in_order_with_optional_keys(tmp_path):
+    meta = formats.load_meta(write_meta(tmp_path, {
+        "b": entry(max_dynamic_patch=6, length=10), "a": entry(repeat_time=0.03)}))
+    assert list(meta) == ["b", "a"]
+    assert meta["b"].max_dynamic_patch == 6 and meta["a"].repeat_time == 0.03
+
+
+@pytest.mark.parametrize("bad,reason", [
+    (entry(repeat_time=2.0), "must be an integer"),
+    (entry(repeat_time=0), "positive number"),
+    (entry(repeat_time="1"), "positive number"),
+    (entry(annotation="a.json"), "must be a .jsonl"),
+    (entry(data_augment="no"), "'data_augment' must be bool"),
+    (entry(max_dynamic_patch=0), "max_dynamic_patch"),
+    ({"root": "x", "annotation": "a.jsonl", "repeat_time": 1}, "missing required key 'data_augment'"),
+])
+def test_load_meta_errors_name_file_and_dataset(tmp_path, bad, reason):
+    path = write_meta(tmp_path, {"ds": bad})
+    with pytest.raises(SampleError, match=reason) as exc:
+        formats.load_meta(path)
+    assert str(path) in str(exc.value) and "'ds'" in str(exc.value)
+
+
+def test_load_meta_duplicate_keys_and_bad_json(tmp_path):
+    dup = tmp_path / "dup.json"
+    dup.write_text('{"a": {"root": "r", "annotation": "a.jsonl", "data_augment": false, '
+                   '"repeat_time": 1}, "a": {}}')
+    with pytest.raises(SampleError, match="duplicate key 'a'"):
+        formats.load_meta(dup)
+    broken = tmp_path / "broken.json"
+    broken.write_text('{\n"a": \n')
+    with pytest.raises(SampleError, match="invalid JSON"):
+        formats.load_meta(broken)
+    with pytest.raises(SampleError, match="not found"):
+        formats.load_meta(tmp_path / "none.json")
+
+
+def test_select_lines_reference_semantics():
+    assert formats.select_lines(10, 0.5) == [0, 1, 2, 3, 4]
+    assert formats.select_lines(10, 0.03) == []
+    assert formats.select_lines(3, 2) == [0, 1, 2, 0, 1, 2]
+    assert formats.select_lines(3, 1) == [0, 1, 2]
+    a = formats.select_lines(100, 0.1, rng=random.Random(3))
+    assert a == formats.select_lines(100, 0.1, rng=random.Random(3))
+    assert len(a) == 10 and a == sorted(a) and a != list(range(10))
+
+
+def test_jsonl_index_random_access_and_line_numbers(tmp_path):
+    path = tmp_path / "x.jsonl"
+    path.write_text('{"id": 1}\n\n   \n{"id": 2}\n{bad json}\n{"id": 4}')  # no final newline
+    index = formats.JsonlIndex(path)
+    assert len(index) == 4
+    assert [index.line_number(i) for i in range(4)] == [1, 4, 5, 6]
+    assert index[3] == {"id": 4} and index[0] == {"id": 1}
+    with pytest.raises(SampleError, match=r"x\.jsonl:5: invalid JSON"):
+        index[2]
+
+
+class _Lines(torch.utils.data.Dataset):
+    def __init__(self, index):
+        self.index = index
+
+    def __len__(self):
+        return len(self.index)
+
+    def __getitem__(self, i):
+        return self.index[i]["id"]
+
+
+def test_jsonl_index_pickles_and_works_in_worker_processes(tmp_path):
+    path = tmp_path / "x.jsonl"
+    path.write_text("".join(json.dumps({"id": i}) + "\n" for i in range(50)))
+    index = formats.JsonlIndex(path)
+    assert index[7] == {"id": 7}  # opens the handle in this process
+    clone = pickle.loads(pickle.dumps(index))
+    assert clone[49] == {"id": 49}
+    loader = torch.utils.data.DataLoader(_Lines(index), batch_size=10, num_workers=2)
+    assert torch.cat(list(loader)).tolist() == list(range(50))
+
+
+def test_parse_record_kinds_and_leading_gpt():
+    rec = formats.parse_record({"image": "a.jpg", "conversations": [
+        {"from": "gpt", "value": "hello"}, {"from": "human", "value": "q"},
+        {"from": "gpt", "value": "a"}]}, "f", 3)
+    assert rec.kind == "single" and rec.images == ["a.jpg"] and len(rec.conversations) == 2
+    multi = formats.parse_record({"id": 9, "image": ["a", "b"], "conversations": [
+        {"from": "human", "value": "<image><image>"}, {"from": "gpt", "value": "a"}]}, "f", 1)
+    assert multi.kind == "multi" and multi.id == "9"
+    text = formats.parse_record({"conversations": [
+        {"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]}, "f", 1)
+    assert text.kind == "text" and text.images == []
+
+
+@pytest.mark.parametrize("obj,reason", [
+    ({"conversations": []}, "non-empty list"),
+    ({"conversations": [{"from": "human", "value": "q"}]}, "pairs"),
+    ({"conversations": [{"from": "human", "value": "q"}, {"from": "human", "value": "a"}]},
+     "alternate"),
+    ({"conversations": [{"from": "system", "value": "s"}, {"from": "human", "value": "q"}]},
+     "unsupported role 'system'"),
+    ({"conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": " "}]},
+     "empty answer"),
+    ({"image": ["a", "b"], "conversations": [{"from": "human", "value": "<image>"},
+                                             {"from": "gpt", "value": "x"}]}, "1 <image> tags for 2"),
+    ({"image": "a", "conversations": [{"from": "human", "value": "<image><image>"},
+                                      {"from": "gpt", "value": "x"}]}, "2 <image> tags for 1"),
+    ({"conversations": [{"from": "human", "value": "<image>"}, {"from": "gpt", "value": "x"}]},
+     "no image"),
+    ({"video": "v.mp4", "conversations": []}, "video samples are not supported"),
+    ({"image": 5, "conversations": []}, "'image' must be"),
+])
+def test_parse_record_errors(obj, reason):
+    with pytest.raises(SampleError, match=reason) as exc:
+        formats.parse_record(obj, "data.jsonl", 12)
+    assert str(exc.value).startswith("data.jsonl:12: ")
+
+
+def test_resolve_image_path():
+    assert formats.resolve_image_path("root", "a/b.jpg", "f", 1).endswith("root/a/b.jpg")
+    assert formats.resolve_image_path("s3://bucket/x/", "a.jpg", "f", 1) == "s3://bucket/x/a.jpg"
+    assert formats.resolve_image_path("root", "a/../b.jpg", "f", 1)  # stays under the root
+    for rel, reason in [("../x.jpg", "escapes"), ("a/../../x.jpg", "escapes"),
+                        ("/etc/passwd", "absolute")]:
+        with pytest.raises(SampleError, match=reason):
+            formats.resolve_image_path("root", rel, "f", 1)
