@@ -39,7 +39,8 @@ def test_load_meta_in_order_with_optional_keys(tmp_path):
     (entry(annotation="a.json"), "must be a .jsonl"),
     (entry(data_augment="no"), "'data_augment' must be bool"),
     (entry(max_dynamic_patch=0), "max_dynamic_patch"),
-    ({"root": "x", "annotation": "a.jsonl", "repeat_time": 1}, "missing required key 'data_augment'"),
+    ({"root": "x", "annotation": "a.jsonl", "repeat_time": 1},
+     "missing required key 'data_augment'"),
 ])
 def test_load_meta_errors_name_file_and_dataset(tmp_path, bad, reason):
     path = write_meta(tmp_path, {"ds": bad})
@@ -128,7 +129,8 @@ def test_parse_record_kinds_and_leading_gpt():
     ({"conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": " "}]},
      "empty answer"),
     ({"image": ["a", "b"], "conversations": [{"from": "human", "value": "<image>"},
-                                             {"from": "gpt", "value": "x"}]}, "1 <image> tags for 2"),
+                                             {"from": "gpt", "value": "x"}]},
+     "1 <image> tags for 2"),
     ({"image": "a", "conversations": [{"from": "human", "value": "<image><image>"},
                                       {"from": "gpt", "value": "x"}]}, "2 <image> tags for 1"),
     ({"conversations": [{"from": "human", "value": "<image>"}, {"from": "gpt", "value": "x"}]},
