@@ -1,0 +1,152 @@
+"""The sample data: deterministic bytes, documented layout, answers true to the scenes."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import random
+
+import pytest
+from PIL import Image
+
+from internvl_da.prep import synthetic
+from internvl_da.prep.sample import generate_sample
+
+DOCUMENTED = [
+    "drivelm/v1_1_train_nus.json", "drivelm/v1_1_val_nus.json", "drivelm/v1_1_val_nus_q_only.json",
+    *[f"rsvqa/LR/LR_split_{s}_{k}.json" for s in ("train", "test")
+      for k in ("questions", "answers", "images")],
+    *[f"rsvqa/HR/USGS_split_{s}_{k}.json" for s in ("train", "test", "test_phili")
+      for k in ("questions", "answers", "images")],
+    "dior_rsvg/train.txt", "dior_rsvg/val.txt", "dior_rsvg/test.txt",
+    "mme_realworld/MME_RealWorld.json", "gmai/GMAI-MMBench_VAL.tsv", "medical/medical_sft.jsonl",
+    "geochat/geochat_instruct.jsonl", "general/general_sft.jsonl", "MANIFEST.json",
+]
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    out = tmp_path_factory.mktemp("s") / "a"
+    generate_sample(out, seed=0, scale=1, show_progress=False)
+    return out
+
+
+def tree(root):
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*")
+            if p.is_file()}
+
+
+def test_same_seed_identical_bytes_other_seed_differs(sample, tmp_path):
+    generate_sample(tmp_path / "b", seed=0, scale=1, show_progress=False)
+    assert tree(sample) == tree(tmp_path / "b")
+    generate_sample(tmp_path / "c", seed=1, scale=1, show_progress=False)
+    assert tree(sample) != tree(tmp_path / "c")
+
+
+def test_refuses_non_empty_without_force(sample, tmp_path):
+    with pytest.raises(FileExistsError, match="--force"):
+        generate_sample(sample, scale=1, show_progress=False)
+    target = tmp_path / "t"
+    target.mkdir()
+    (target / "old.txt").write_text("x")
+    generate_sample(target, scale=1, force=True, show_progress=False)
+    assert not (target / "old.txt").exists() and (target / "MANIFEST.json").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".t.")]  # no staging left
+
+
+def test_documented_layout_and_manifest(sample):
+    for rel in DOCUMENTED:
+        assert (sample / rel).is_file(), rel
+    manifest = json.loads((sample / "MANIFEST.json").read_text())
+    assert manifest["seed"] == 0
+    assert len(manifest["files"]) == sum(1 for p in sample.rglob("*") if p.is_file()) - 1
+    assert not any(str(sample) in (sample / rel).read_text() for rel in DOCUMENTED
+                   if rel.endswith((".json", ".jsonl")))
+
+
+def test_drivelm_structure_and_tags_inside_boxes(sample):
+    raw = json.loads((sample / "drivelm/v1_1_train_nus.json").read_text())
+    for scene in raw.values():
+        for frame in scene["key_frames"].values():
+            assert set(frame["QA"]) == {"perception", "prediction", "planning", "behavior"}
+            assert len(frame["image_paths"]) == 6
+            for cam, rel in frame["image_paths"].items():
+                assert rel.startswith(f"../nuscenes/samples/{cam}/")
+                with Image.open(sample / rel.removeprefix("../")) as img:
+                    assert img.size == (1600, 900)
+            for tag, info in frame["key_object_infos"].items():
+                _, cam, x, y = tag.strip("<>").split(",")
+                x1, y1, x2, y2 = info["2d_bbox"]
+                assert 0 <= float(x) <= 1600 and 0 <= float(y) <= 900
+                assert x1 <= float(x) <= x2 and y1 <= float(y) <= y2
+                assert x.count(".") == 1 and len(x.split(".")[1]) == 1
+    q_only = json.loads((sample / "drivelm/v1_1_val_nus_q_only.json").read_text())
+    for scene in q_only.values():
+        for frame in scene["key_frames"].values():
+            assert all("A" not in qa for items in frame["QA"].values() for qa in items)
+
+
+def test_rsvqa_ids_consistent_and_balanced(sample):
+    base = sample / "rsvqa/LR/LR_split_train"
+    qs = json.loads((base.parent / (base.name + "_questions.json")).read_text())["questions"]
+    ans = {a["id"]: a for a in
+           json.loads((base.parent / (base.name + "_answers.json")).read_text())["answers"]}
+    imgs = {i["id"] for i in
+            json.loads((base.parent / (base.name + "_images.json")).read_text())["images"]}
+    assert {q["type"] for q in qs} == {"presence", "comp", "rural_urban", "count"}
+    for q in qs:
+        assert q["img_id"] in imgs and all(a in ans for a in q["answers_ids"])
+        assert (sample / f"rsvqa/LR/Images_LR/{q['img_id']}.tif").is_file()
+    presence = [ans[q["answers_ids"][0]]["answer"] for q in qs if q["type"] == "presence"]
+    assert 0.35 < presence.count("yes") / len(presence) < 0.65
+    hr = json.loads((sample / "rsvqa/HR/USGS_split_test_questions.json").read_text())
+    assert "area" in {q["type"] for q in hr["questions"]}
+
+
+def test_presence_answers_match_scene():
+    rng = random.Random(4)
+    for _ in range(50):
+        scene = synthetic.random_scene(rng, 256, 256, rng.randint(0, 4))
+        question, answer = synthetic.presence_question(rng, scene)
+        colour, kind = question.rstrip("?").split()[-2:]
+        assert answer == ("yes" if scene.has(kind, colour) else "no")
+        q, a = synthetic.count_question(rng, scene)
+        assert a == str(scene.count(kind=q.split()[2][:-1]))
+
+
+def test_dior_and_mme_and_gmai(sample):
+    test_stems = (sample / "dior_rsvg/test.txt").read_text().split()
+    train_stems = (sample / "dior_rsvg/train.txt").read_text().split()
+    assert test_stems and not set(test_stems) & set(train_stems)
+    with Image.open(sample / f"dior_rsvg/JPEGImages/{test_stems[0]}.jpg") as img:
+        assert img.size == (800, 800)
+    records = json.loads((sample / "mme_realworld/MME_RealWorld.json").read_text())
+    for r in records:
+        assert r["Subtask"] == "Autonomous_Driving" and len(r["Answer choices"]) == 5
+        assert r["Ground truth"] in "ABCD"
+        assert (sample / "mme_realworld/data" / r["Image"]).is_file()
+    rows = list(csv.DictReader(io.StringIO((sample / "gmai/GMAI-MMBench_VAL.tsv").read_text()),
+                               delimiter="\t"))
+    assert rows and rows[0]["answer"] in "ABCD"
+    img = Image.open(io.BytesIO(base64.b64decode(rows[0]["image"])))
+    assert img.size == (128, 128)
+
+
+def test_general_has_all_kinds_with_right_tags(sample):
+    kinds = set()
+    for line in (sample / "general/general_sft.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        image = row.get("image")
+        tags = sum(t["value"].count("<image>") for t in row["conversations"])
+        if isinstance(image, list):
+            kinds.add("multi")
+            assert tags == len(image)
+        elif image:
+            kinds.add("single")
+            assert tags == 1
+        else:
+            kinds.add("text")
+            assert tags == 0
+    assert kinds == {"single", "multi", "text"}
