@@ -8,7 +8,6 @@ escape the root and — given a tokenizer — samples whose image block would be
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from internvl_da.data.errors import SampleError
 from internvl_da.data.formats import JsonlIndex, load_meta, parse_record, resolve_image_path
 from internvl_da.data.templates import encode_conversation
 from internvl_da.data.tiling import count_tiles, load_image, tiles_per_image
+from internvl_da.fileio import write_jsonl
 
 
 @dataclass(frozen=True)
@@ -121,14 +121,7 @@ def check_meta(meta_path: str | Path, options: CheckOptions | None = None) -> li
 
 def write_rejects(problems: list[Problem], path: str | Path) -> None:
     """One JSON line per problem: {"file", "line", "reason"} (written atomically)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as out:
-        for p in problems:
-            out.write(json.dumps({"file": p.file, "line": p.line, "reason": p.reason},
-                                 ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
+    write_jsonl(path, ({"file": p.file, "line": p.line, "reason": p.reason} for p in problems))
 
 
 def summarise(problems: list[Problem]) -> str:
