@@ -90,8 +90,12 @@ class SupervisedDataset(torch.utils.data.Dataset):
         tiles = []
         for rel in record.images:
             path = resolve_image_path(self.entry.root, rel, self.index.path, line)
-            tiles.append(image_to_pixel_values(load_image(path), budget, s.image_size,
-                                               s.use_thumbnail, s.min_num, augment=rng))
+            try:
+                image = load_image(path)
+            except SampleError as exc:  # locate it at the annotation line, keep the path
+                raise SampleError(self.index.path, line, f"{exc.reason}: {path}") from None
+            tiles.append(image_to_pixel_values(image, budget, s.image_size, s.use_thumbnail,
+                                               s.min_num, augment=rng))
         return torch.cat(tiles), [t.shape[0] for t in tiles]
 
     def build(self, i: int) -> dict:
