@@ -85,6 +85,10 @@ def test_missing_annotation(tok, entry):
 def test_repeat_time_and_shuffle(tok, entry):
     half = MetaEntry("toy", entry.root, entry.annotation, False, 0.5)
     assert len(SupervisedDataset(half, tok, SETTINGS)) == 3
+    seeded = SampleSettings(template="Hermes-2", subset_seed=5)
+    subset = SupervisedDataset(half, tok, seeded).lines.tolist()
+    assert subset == SupervisedDataset(half, tok, seeded).lines.tolist()
+    assert len(subset) == 3 and subset != [0, 1, 2]
     twice = MetaEntry("toy", entry.root, entry.annotation, False, 2)
     assert len(SupervisedDataset(twice, tok, SETTINGS)) == 14
     a = SupervisedDataset(twice, tok, SETTINGS, dataset_index=3, shuffle=True).lines.tolist()

@@ -41,6 +41,7 @@ class SampleSettings:
     use_thumbnail: bool = True
     max_length: int = 8192
     seed: int = 0
+    subset_seed: int | None = None  # repeat_time < 1: seeded random subset instead of the head
 
 
 class DatasetError(SampleError):
@@ -61,7 +62,10 @@ class SupervisedDataset(torch.utils.data.Dataset):
             self.index = JsonlIndex(entry.annotation)
         except SampleError as exc:
             raise DatasetError(exc.source, None, f"[dataset {entry.name}] {exc.reason}") from None
-        lines = np.asarray(select_lines(len(self.index), entry.repeat_time), dtype=np.int64)
+        subset_rng = None if settings.subset_seed is None else \
+            random.Random(f"{settings.subset_seed}:{entry.name}")
+        lines = np.asarray(select_lines(len(self.index), entry.repeat_time, subset_rng),
+                           dtype=np.int64)
         if shuffle:  # reference: one shuffle at construction, rng seeded by the dataset index
             np.random.default_rng(seed=dataset_index).shuffle(lines)
         self.lines = lines

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import random
+import warnings
 from functools import lru_cache
 from pathlib import Path
 
@@ -117,18 +118,25 @@ def load_image(path: str | Path) -> Image.Image:
         raise SampleError(str(path), None, f"corrupt or truncated image: {exc}") from None
 
 
-def _normalise(tiles_u8: torch.Tensor) -> torch.Tensor:
-    # (T, 3, S, S) uint8 -> float32; same op order as ToTensor().div(255) then Normalize.
-    mean = torch.tensor(MEAN, dtype=torch.float32).view(1, 3, 1, 1)
-    std = torch.tensor(STD, dtype=torch.float32).view(1, 3, 1, 1)
-    return tiles_u8.to(torch.float32).div(255).sub(mean).div(std)
+def _normalise_into(out: torch.Tensor, tiles_u8: torch.Tensor) -> torch.Tensor:
+    """Write ((u8 / 255) - mean) / std into `out` (T, 3, S, S) float32.
+
+    Same ops, same order as ToTensor().div(255) followed by Normalize, so bit-identical;
+    done in place to avoid temporaries (the conversion copy also absorbs the tile permute).
+    """
+    shape = (1,) * (out.dim() - 3) + (3, 1, 1)
+    mean = torch.tensor(MEAN, dtype=torch.float32).view(shape)
+    std = torch.tensor(STD, dtype=torch.float32).view(shape)
+    out.copy_(tiles_u8)
+    return out.div_(255).sub_(mean).div_(std)
 
 
 def _grid_to_tiles(grid: Image.Image, cols: int, rows: int, size: int) -> torch.Tensor:
-    # (rows*S, cols*S, 3) -> (rows, S, cols, S, 3) -> (rows, cols, 3, S, S): row-major tiles.
-    array = torch.from_numpy(np.array(grid, dtype=np.uint8))  # writable copy for torch
-    tiles = array.view(rows, size, cols, size, 3).permute(0, 2, 4, 1, 3)
-    return tiles.reshape(rows * cols, 3, size, size)
+    """A view (rows, cols, 3, S, S) of the grid image: row-major tiles, no copy."""
+    with warnings.catch_warnings():  # read-only buffer; it is only ever read
+        warnings.simplefilter("ignore", UserWarning)
+        array = torch.from_numpy(np.asarray(grid, dtype=np.uint8))  # (rows*S, cols*S, 3)
+    return array.view(rows, size, cols, size, 3).permute(0, 2, 4, 1, 3)
 
 
 def _jpeg_roundtrip(tile: Image.Image, quality: int) -> Image.Image:
@@ -175,8 +183,14 @@ def image_to_pixel_values(
     needs_thumb = use_thumbnail and cols * rows != 1
     thumb = image.resize((image_size, image_size)) if needs_thumb else None
     if augment is not None:
-        return _normalise(_augmented_tiles(grid, cols, rows, image_size, thumb, augment))
-    tiles = _grid_to_tiles(grid, cols, rows, image_size)
+        tiles = _augmented_tiles(grid, cols, rows, image_size, thumb, augment)
+        return _normalise_into(torch.empty(tiles.shape, dtype=torch.float32), tiles)
+    blocks = cols * rows
+    out = torch.empty((blocks + (thumb is not None), 3, image_size, image_size),
+                      dtype=torch.float32)
+    grid_out = out[:blocks].view(rows, cols, 3, image_size, image_size)
+    _normalise_into(grid_out, _grid_to_tiles(grid, cols, rows, image_size))
     if thumb is not None:
-        tiles = torch.cat([tiles, _grid_to_tiles(thumb, 1, 1, image_size)])
-    return _normalise(tiles)
+        _normalise_into(out[blocks:].view(1, 1, 3, image_size, image_size),
+                        _grid_to_tiles(thumb, 1, 1, image_size))
+    return out
