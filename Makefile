@@ -1,9 +1,12 @@
 # internvl-da: `make help` lists the targets.
 SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SAMPLE := data/sample
+# pip warns once per package about this machine's empty local index folders; keep the rest
+QUIET_PIP := { grep -v 'is ignored: it is neither a file nor a directory' || true; }
 
 .DEFAULT_GOAL := help
 .PHONY: help setup test test-all lint demo bench clean
@@ -13,8 +16,8 @@ help: ## list the targets
 
 $(BIN)/internvl-da: pyproject.toml requirements/cpu.lock
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --disable-pip-version-check -r requirements/cpu.lock
-	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements/cpu.lock 2>&1 | $(QUIET_PIP)
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e . 2>&1 | $(QUIET_PIP)
 	@touch $@
 
 setup: $(BIN)/internvl-da ## create .venv from the lock file and install the project

@@ -4,27 +4,37 @@ from __future__ import annotations
 
 import argparse
 
+SPEC = "NAME=ANNOTATION,ROOT[,REPEAT[,MAX_DYNAMIC_PATCH]]"
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--domain", required=True, choices=("drivelm", "medical", "remote"))
+    from internvl_da.prep.meta import DEFAULT_GENERAL_REPEAT, DOMAINS
+
+    parser.add_argument("--domain", required=True, choices=DOMAINS)
     parser.add_argument("--out", required=True, help="output meta .json")
-    parser.add_argument("--entry", action="append", default=[], metavar="NAME=ANN,ROOT[,REPEAT]",
-                        help="a domain dataset (repeatable)")
-    parser.add_argument("--general", action="append", default=[], metavar="NAME=ANN,ROOT",
+    parser.add_argument("--entry", action="append", default=[], metavar=SPEC,
+                        help="a domain dataset (repeatable; REPEAT default 1)")
+    parser.add_argument("--general", action="append", default=[], metavar="NAME=ANNOTATION,ROOT",
                         help="a general SFT dataset (repeatable)")
     parser.add_argument("--general-meta", metavar="FILE",
-                        help="take the general datasets from an existing InternVL meta file")
-    parser.add_argument("--general-repeat", type=float, default=0.03,
-                        help="repeat_time of every general dataset (default 0.03)")
+                        help="take the general datasets from an existing InternVL meta file "
+                             "(full data: internvl_1_2_finetune.json, 9 entries)")
+    parser.add_argument("--general-repeat", type=float, default=DEFAULT_GENERAL_REPEAT,
+                        help="repeat_time of every general dataset (default %(default)s, the "
+                             "bdd meta file's value [verify] for the other domains)")
+    parser.add_argument("--sample-dir", metavar="DIR",
+                        help="sample data directory: use the sample pipeline's entries for the "
+                             "general side and/or the domain side when not given explicitly")
+    parser.add_argument("--prepared-dir", metavar="DIR",
+                        help="directory of the prepared JSONLs and stitched images (with "
+                             "--sample-dir; needed for drivelm and remote)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from internvl_da.prep.meta import general_from_meta, parse_entry, write_meta
+    from internvl_da.prep.meta import prepare_meta
 
-    general = [parse_entry(s) for s in args.general]
-    if args.general_meta:
-        general += general_from_meta(args.general_meta)
-    meta = write_meta(args.domain, args.out, general, [parse_entry(s) for s in args.entry],
-                      args.general_repeat)
-    print(f"wrote {args.out}: {len(meta)} datasets ({', '.join(meta)})")
+    print(prepare_meta(args.domain, args.out, general=args.general,
+                       general_meta=args.general_meta, entries=args.entry,
+                       general_repeat=args.general_repeat, sample_dir=args.sample_dir,
+                       prepared_dir=args.prepared_dir))
     return 0

@@ -4,18 +4,26 @@ Reference: `internvl_chat/internvl/conversation.py` (separator style MPT: system
 then `role + message + sep` per turn, NO newline after the separator) and the preprocess
 functions of `internvl_chat/internvl/train/dataset.py`.
 
-Ids are built per segment (system block, role header, content, answer, separator) and labels
-are assigned per segment: only each answer and its closing separator are trained. The reference
-instead re-tokenizes and recomputes offsets, and silently masks the whole sample on any
-mismatch; `verify_against_full_string` asserts our segment ids equal whole-string tokenization.
+Ids are built per segment (BOS, system block + sep, user header + content, sep + assistant
+header, answer + sep) and labels per segment: only each answer and its closing separator are
+trained. The reference instead re-tokenizes and recomputes offsets, and silently masks the
+whole sample on any mismatch; `verify_against_full_string` asserts that our segment ids equal
+whole-string tokenization. Each text segment is tokenized as it follows a special token (see
+`_encode`), so SentencePiece-style tokenizers do not add a dummy-prefix `▁` to it.
 
 Decisions (spec §22):
-- Hermes-2 / internlm2-chat: an answer starting with "\\n" right after `assistant\\n` is encoded
-  segment-wise (two newline tokens), which is what the model sees at inference; whole-string
-  tokenization would merge them and the reference then masks that newline as prompt.
-- phi3-chat: the real 4B model was trained with a slow SentencePiece tokenizer that emits a
-  `▁` token between BOS and `<|system|>`; transformers 5 drops it. When the tokenizer's
-  vocabulary has `▁`, the encoder inserts it after BOS itself, so ids match training.
+- Answer starting with whitespace (Hermes-2 "\n" edge): the answer is always encoded as its
+  own segment, so "assistant\n" + "\nA" gives two newline tokens, the last of them trained.
+  This is what the model sees at inference (the prompt ends with the header's newline); a
+  whole-string tokenizer may merge the two (Qwen2: `ĊĊ`) and the reference then masks that
+  token as prompt. `verify_against_full_string` cuts the whole string at such an answer
+  unless `strict=True`. internlm2-chat strips values, so the edge cannot arise there.
+- phi3-chat `▁` after BOS: the 4B model was trained with the slow SentencePiece tokenizer,
+  whose ids are [<s>, ▁, <|system|>, ...]; transformers 5 drops that `▁`. The encoder emits
+  it itself whenever the tokenizer adds BOS and has a `▁` token, both for training and for
+  generation (`encode_generation_prompt`), independent of the tokenizer's quirk, so ids match
+  what the model was trained on. A Phi-3 model trained without it would use
+  `dataclasses.replace(TEMPLATES["phi3-chat"], space_after_bos=False)`.
 """
 
 from __future__ import annotations
@@ -121,39 +129,57 @@ def _checked_turns(
     return pairs
 
 
-def _encode(tokenizer, text: str) -> list[int]:
-    return tokenizer.encode(text, add_special_tokens=False) if text else []
+def _encode(tokenizer, text: str, anchor: str) -> list[int]:
+    """Ids of `text` as it tokenizes right after the special token `anchor` in a prompt.
+
+    SentencePiece-style tokenizers (Metaspace, prepend "first": InternLM2/Phi-3 in
+    transformers 5) give a text alone a leading `▁` that it never has inside the whole
+    prompt, where every segment follows a special token or a header's newline.
+    """
+    if not text:
+        return []
+    ids = tokenizer.encode(anchor + text, add_special_tokens=False)
+    anchor_id = tokenizer.convert_tokens_to_ids(anchor)
+    if not ids or ids[0] != anchor_id:
+        raise ValueError(f"the tokenizer does not treat {anchor!r} as one special token")
+    return ids[1:]
 
 
-def _encode_content(tokenizer, text: str, counts: list[int]) -> list[int]:
-    """Tokenize text whose `<image>` tags become image blocks; pops used counts."""
+def _encode_content(tokenizer, text: str, counts: list[int], anchor: str) -> list[int]:
+    """Tokenize text whose `<image>` tags become image blocks; pops the counts it uses."""
     pieces = text.split(IMAGE_TAG)
-    ids = _encode(tokenizer, pieces[0])
-    for piece in pieces[1:]:
-        ctx = tokenizer.convert_tokens_to_ids(IMG_CONTEXT)
-        ids += _encode(tokenizer, IMG_START) + [ctx] * counts.pop(0) + _encode(tokenizer, IMG_END)
-        ids += _encode(tokenizer, piece)
+    ids = _encode(tokenizer, pieces[0], anchor)
+    block_start, block_end = (_encode(tokenizer, t, anchor) for t in (IMG_START, IMG_END))
+    context_id = tokenizer.convert_tokens_to_ids(IMG_CONTEXT)
+    for piece in pieces[1:]:  # each piece follows `</img>`, a special token
+        ids += block_start + [context_id] * counts.pop(0) + block_end
+        ids += _encode(tokenizer, piece, anchor)
     return ids
 
 
 def _prefix_ids(tokenizer, template: Template) -> list[int]:
     """BOS if the tokenizer adds one, then `▁` for phi3-chat when the vocabulary has it."""
     prefix = list(tokenizer.encode("", add_special_tokens=True))
-    space = tokenizer.get_vocab().get(SENTENCEPIECE_SPACE)
-    if template.space_after_bos and prefix and space is not None:
-        prefix.append(space)
+    if template.space_after_bos and prefix:
+        space = tokenizer.convert_tokens_to_ids(SENTENCEPIECE_SPACE)
+        if space is not None and space != tokenizer.unk_token_id:
+            prefix.append(space)
     return prefix
 
 
 def _segments(tokenizer, template: Template, pairs, counts: list[int]):
-    """Yield (ids, trained) per segment of the training string."""
+    """Yield (ids, trained) per segment of the training string.
+
+    The user header and content form one masked segment (both untrained, and a content
+    starting with a newline then tokenizes exactly as in the whole string).
+    """
+    sep = template.sep
     yield _prefix_ids(tokenizer, template), False
-    yield _encode(tokenizer, template.system_block + template.sep), False
+    yield _encode(tokenizer, template.system_block + sep, sep), False
     for question, answer in pairs:
-        yield _encode(tokenizer, template.user), False
-        yield _encode_content(tokenizer, question, counts), False
-        yield _encode(tokenizer, template.sep + template.assistant), False
-        yield _encode_content(tokenizer, answer, counts) + _encode(tokenizer, template.sep), True
+        yield _encode_content(tokenizer, template.user + question, counts, sep), False
+        yield _encode(tokenizer, sep + template.assistant, sep), False
+        yield _encode_content(tokenizer, answer + sep, counts, sep), True
 
 
 def encode_conversation(
@@ -204,14 +230,34 @@ def training_string(template: str | Template, conversations: Sequence[dict],
 
 
 def verify_against_full_string(tokenizer, template: str | Template, conversations,
-                               image_token_counts) -> None:
-    """Raise AssertionError if segment-wise ids differ from whole-string tokenization."""
+                               image_token_counts, *, strict: bool = False) -> None:
+    """Raise AssertionError if the segment-wise ids differ from whole-string tokenization.
+
+    Two differences are by design: phi3-chat's `▁` after BOS (inserted into the whole-string
+    ids when the tokenizer lacks the quirk), and unless `strict`, an answer that starts with
+    whitespace is tokenized apart from the header's newline before it (the whole string is
+    cut there; all other text is compared as one string).
+    """
     tpl = get_template(template)
     ids, _ = encode_conversation(tokenizer, tpl, conversations, image_token_counts)
-    whole = list(tokenizer.encode(training_string(tpl, conversations, image_token_counts),
-                                  add_special_tokens=True))
+    pairs = _checked_turns(conversations, len(image_token_counts), tpl, "<conversation>", None)
+    chunks = [tpl.system_block + tpl.sep]
+    for question, answer in pairs:
+        chunks[-1] += tpl.user + question + tpl.sep + tpl.assistant
+        if answer[:1].isspace() and not strict:
+            chunks.append(answer + tpl.sep)
+        else:
+            chunks[-1] += answer + tpl.sep
+    counts = list(image_token_counts)
+    whole: list[int] = []
+    for i, chunk in enumerate(chunks):
+        used = chunk.count(IMAGE_TAG)
+        chunk = expand_image_tags(chunk, counts[:used])
+        del counts[:used]
+        whole += (tokenizer.encode(chunk, add_special_tokens=True) if i == 0
+                  else _encode(tokenizer, chunk, tpl.sep))
     prefix = _prefix_ids(tokenizer, tpl)
-    if len(prefix) == 2:  # the `▁` is ours by design; whole-string tokenization lacks it
+    if len(prefix) == 2 and whole[1:2] != prefix[1:]:  # quirk-less tokenizer: add the `▁`
         whole.insert(1, prefix[1])
     if ids != whole:
         at = next((i for i, (a, b) in enumerate(zip(ids, whole, strict=False)) if a != b),
@@ -227,5 +273,16 @@ def build_generation_prompt(template: str | Template, question: str,
     tpl = get_template(template)
     if image_token_counts and IMAGE_TAG not in question:
         question = IMAGE_TAG + "\n" + question
+    tags = question.count(IMAGE_TAG)
+    if tags != len(image_token_counts):
+        raise ValueError(f"{tags} <image> tags for {len(image_token_counts)} images")
     text = tpl.system_block + tpl.sep + tpl.user + question + tpl.sep + tpl.assistant
     return expand_image_tags(text, image_token_counts)
+
+
+def encode_generation_prompt(tokenizer, template: str | Template, question: str,
+                             image_token_counts: Sequence[int]) -> list[int]:
+    """Ids of the inference prompt with the same BOS (and phi3 `▁`) as the training ids."""
+    tpl = get_template(template)
+    text = build_generation_prompt(tpl, question, image_token_counts)
+    return _prefix_ids(tokenizer, tpl) + _encode(tokenizer, text, tpl.sep)

@@ -1,15 +1,24 @@
 """The tiny in-process tokenizer (tests and the CPU demo; no hub, no files).
 
-A byte-level BPE trained on a fixed embedded corpus, carrying the InternVL special tokens and
-the chat tokens of each template. Three families mirror the real LLMs' conventions:
-`qwen2` (Hermes-2, no BOS), `llama` (InternLM2 converted to Llama: internlm2-chat, BOS `<s>`)
-and `phi3` (phi3-chat, BOS `<s>`, plus the SentencePiece `▁` token the real slow Phi-3
-tokenizer emits after BOS; see data/templates.py).
+A small BPE trained on a fixed embedded corpus, carrying the InternVL special tokens and the
+chat tokens of each template at the same fixed ids 0..N-1 in every family. The families mirror
+how transformers 5 tokenizes with the real LLMs' tokenizers:
+- `qwen2` (Hermes-2, no BOS): byte-level BPE behind Qwen2's split regex (digits one by one,
+  newline runs kept apart from the following text).
+- `llama` (InternLM2 converted to Llama: internlm2-chat, BOS `<s>`) and `phi3` (phi3-chat, BOS
+  `<s>`): SentencePiece-style BPE as transformers' `LlamaTokenizer` builds it: `Metaspace`
+  (`▁` for spaces, prepended only at the very start of the input), byte fallback `<0x..>`.
+  Encoding a text segment alone therefore gains a leading `▁` that the same text inside the
+  whole prompt does not have; data/templates.py encodes segments so that it never appears.
 """
 
 from __future__ import annotations
 
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+import json
+
+from tokenizers import (
+    AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers,
+)
 from transformers import PreTrainedTokenizerFast
 
 from internvl_da.data import tokens
@@ -23,51 +32,96 @@ SPECIAL_TOKENS = (
     *tokens.INTERNVL_SPECIAL_TOKENS,
     "<video>", "<s>", "</s>", "<|system|>", "<|user|>", "<|assistant|>", "<|end|>",
 )
-SENTENCEPIECE_SPACE = "▁"  # an ordinary vocabulary entry in the phi3 family
-VOCAB_SIZE = 700
+VOCAB_SIZE = 1000  # about; SentencePiece-style families: 256 byte tokens + learned pieces
+# Qwen2's tokenizer.json pre-tokenizer regex (applied before the byte-level mapping).
+QWEN2_SPLIT = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
 
 _CORPUS = (
     SYSTEM_MESSAGE,
-    "yes no Yes No 0 1 2 3 4 5 6 7 8 9 10 11 12 100 1000 0m2 12m2 350m2 1234m2",
-    "red green blue yellow white black orange purple gray colour color",
-    "circle square triangle rectangle shape shapes object objects",
-    "car truck pedestrian bus vehicle vehicles road building buildings water tree trees",
+    "yes no Yes No Yes. No. 0 1 2 3 4 5 6 7 8 9 10 11 12 100 1000 0m2 12m2 350m2 1234m2",
+    "red green blue yellow white black orange purple gray colour color Red Blue Yellow Green",
+    "circle square triangle rectangle shape shapes object objects circles squares triangles",
+    "car truck pedestrian bus vehicle vehicles road building buildings water tree trees cars",
+    "Vehicle Pedestrian Red truck. Blue car. Yellow pedestrian. a truck? a pedestrian? a car?",
     "rural urban area residential commercial farmland parking lot bridge overpass airport",
-    "left right front back ego moving parked stationary stop turn go straight accelerate",
+    "left right front back ego moving parked stationary stop turn go straight accelerate center",
     "CAM_FRONT CAM_FRONT_LEFT CAM_FRONT_RIGHT CAM_BACK CAM_BACK_LEFT CAM_BACK_RIGHT",
     "<c1,CAM_FRONT,[512.3,250.0]> <c2,CAM_BACK,[120.5,730.0]> <c3,CAM_FRONT_LEFT,[88.0,91.5]>",
-    "<c1,CAM_FRONT,1088.3,497.5> <c4,CAM_BACK_RIGHT,1600.0,0.0>",
+    "<c1,CAM_FRONT,1088.3,497.5> <c4,CAM_BACK_RIGHT,1600.0,0.0> <c5,CAM_BACK_LEFT,722.5,405.5>",
+    "Objects are encoded using <c, CAM, [cx,cy]>, where c is the identifier, CAM indicates the "
+    "camera where the object's center point is situated, and x, y represent the horizontal and "
+    "vertical coordinates of the center point of the 2D bounding box.",
     "Detect the red circle on the left. <ref>the blue square</ref><box>[[12, 340, 560, 999]]</box>",
     "Answer the question using a single word or phrase.",
     "Answer with the option's letter from the given choices directly.",
     "Select the best answer to the above multiple-choice question based on the image.",
     "Respond with only the letter (A, B, C, D, or E) of the correct option. The best answer is:",
-    "(A) (B) (C) (D) (E) A. B. C. D. E. A B C D E",
+    "(A) (B) (C) (D) (E) A. B. C. D. E. A B C D E All the above answers are wrong.",
     "Is there a red shape? How many squares are there? Are there more red than blue shapes?",
-    "Is the area rural or urban? What is the area covered by buildings?",
+    "Is it a rural or an urban area? What is the area covered by buildings?",
     "What are the important objects in the current scene? There is a red car to the front of "
-    "the ego vehicle. What is the moving status of object? What should the ego vehicle do?",
+    "the ego vehicle. What is the colour of the object? Is it moving? Is the truck moving?",
+    "What actions should the ego vehicle take? Slow down and stop. Keep going straight.",
+    "Predict the behavior of the ego vehicle. The ego vehicle is slowing down.",
+    "This image shows the front view of the ego car. How many cars are in the image?",
     "CT MRI X-ray ultrasound lesion organ liver lung kidney heart brain tumor fracture normal "
-    "abnormal chest abdomen modality scan image shows which",
+    "abnormal chest abdomen modality scan image shows which both sides level",
+    "Is there a lesion in this CT image? On which side is the lesion? The lesion is on the left. "
+    "There is no lesion. Where is the lesion in this MRI image? Lesion Organ",
+    "Disease Diagnosis Lesion localisation Oncology Radiology Multiple Choice synthetic",
     "What is in the image? Describe the image. The image shows a scene with several objects.",
-    "Image-1: Image-2: Compare them. The second image is darker.",
+    "system user assistant system\nuser\nassistant\n",
+    "Name a shape that could be red. A green triangle. Which image has more shapes?",
+    "Image-1: Image-2: Compare them. The second image is darker. The first image.",
+    "First line.\n\nSecond line.\n\n- item one\n- item two\n  indented\n\nEnd.",
 )
 
 
-def _train_bpe(family: str) -> Tokenizer:
+def _train(family: str) -> Tokenizer:
+    byte_level = family == "qwen2"
     tok = Tokenizer(models.BPE(unk_token=None))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
+    if byte_level:
+        tok.pre_tokenizer = pre_tokenizers.Sequence([
+            pre_tokenizers.Split(Regex(QWEN2_SPLIT), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ])
+    else:  # train per word; at run time the whole piece is one word, as in LlamaTokenizer
+        tok.pre_tokenizer = pre_tokenizers.Metaspace("▁", prepend_scheme="first", split=True)
     trainer = trainers.BpeTrainer(
-        vocab_size=VOCAB_SIZE,
+        vocab_size=VOCAB_SIZE if byte_level else VOCAB_SIZE - 256,
         special_tokens=list(SPECIAL_TOKENS),
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet() if byte_level else [],
         show_progress=False,
     )
-    tok.train_from_iterator(list(_CORPUS) * 3, trainer=trainer)
-    if family == "phi3":
-        tok.add_tokens([SENTENCEPIECE_SPACE])
-    if family in ("llama", "phi3"):  # the real tokenizers prepend BOS
+    # Llama/Phi-3 vocabularies have no newline piece: "\n" falls back to the byte <0x0A>.
+    corpus = _CORPUS if byte_level else tuple(text.replace("\n", " ") for text in _CORPUS)
+    tok.train_from_iterator(list(corpus) * 3, trainer=trainer)
+    if byte_level:
+        tok.decoder = decoders.ByteLevel()
+        return tok
+    return _sentencepiece_style(tok)
+
+
+def _sentencepiece_style(trained: Tokenizer) -> Tokenizer:
+    """Rebuild with byte-fallback tokens right after the special ids, as transformers' Llama."""
+    model = json.loads(trained.to_str())["model"]
+    learned = sorted(model["vocab"].items(), key=lambda kv: kv[1])[len(SPECIAL_TOKENS):]
+    names = [*SPECIAL_TOKENS, *(f"<0x{b:02X}>" for b in range(256)), *(t for t, _ in learned)]
+    merges = [tuple(m.split(" ", 1)) if isinstance(m, str) else tuple(m) for m in model["merges"]]
+    tok = Tokenizer(models.BPE({t: i for i, t in enumerate(names)}, merges, byte_fallback=True,
+                               fuse_unk=True))
+    tok.pre_tokenizer = pre_tokenizers.Metaspace("▁", prepend_scheme="first", split=False)
+    tok.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(),
+                                     decoders.Fuse(), decoders.Strip(" ", 1, 0)])
+    return tok
+
+
+def _with_specials(tok: Tokenizer, family: str) -> Tokenizer:
+    tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in SPECIAL_TOKENS])
+    if family != "qwen2":  # the real InternLM2 and Phi-3 tokenizers prepend BOS
         bos_id = SPECIAL_TOKENS.index("<s>")
         tok.post_processor = processors.TemplateProcessing(
             single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", bos_id)]
@@ -79,11 +133,10 @@ def build_tiny_tokenizer(family: str = "qwen2") -> PreTrainedTokenizerFast:
     """A deterministic tiny tokenizer for `family` in TINY_FAMILIES (< 1 s, no files)."""
     if family not in TINY_FAMILIES:
         raise ValueError(f"unknown tiny family {family!r}; choose from {sorted(TINY_FAMILIES)}")
-    eos = "<|end|>" if family == "phi3" else "<|im_end|>"
     return PreTrainedTokenizerFast(
-        tokenizer_object=_train_bpe(family),
+        tokenizer_object=_with_specials(_train(family), family),
         bos_token="<s>" if family != "qwen2" else None,
-        eos_token=eos,
+        eos_token="<|end|>" if family == "phi3" else "<|im_end|>",  # the template's separator
         pad_token="<|endoftext|>",
         model_max_length=8192,
         extra_special_tokens={

@@ -1,89 +1,210 @@
 """Build a train_meta JSON: the general SFT mixture (small repeat_time) plus one domain.
 
 The DA recipe trains on the InternVL-1.2 general SFT entries with a small `repeat_time` (0.03
-in the bdd meta file; the other domains' values are unverified) followed by the domain entries
-(spec training.md §8.2). General entries come from `--general` specs or from an existing
-InternVL meta file (`--general-meta`, e.g. `internvl_1_2_finetune.json`); domain entries from
-`--entry` specs. Output keys keep a fixed order.
+in the bdd meta file; the other domains' values are [verify]) followed by the domain entries
+(spec training.md §8.2). Two uses:
+- full data: `general_meta` = an InternVL meta file (e.g. `internvl_1_2_finetune.json`, the 9
+  entries of INTERNVL_1_2_GENERAL), every entry re-weighted; domain entries given explicitly;
+- sample data: `sample_entries(domain, sample_dir, prepared_dir)` gives the entries the
+  pipeline prepares (the general stand-in and the domain's converted JSONLs).
+Entry specs on the command line are `NAME=ANNOTATION,ROOT[,REPEAT[,MAX_DYNAMIC_PATCH]]`
+(commas, not colons: `s3://` roots, which the reference supports, contain a colon).
+Output entries have a fixed key order: root, annotation, data_augment, repeat_time, then the
+optional max_dynamic_patch and length.
 """
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from internvl_da.data.formats import load_meta
+from internvl_da.data.formats import JsonlIndex, load_meta, select_lines
 from internvl_da.fileio import write_json
 
 DOMAINS = ("drivelm", "medical", "remote")
-DEFAULT_GENERAL_REPEAT = 0.03  # [verify] known for the bdd meta file only
+DEFAULT_GENERAL_REPEAT = 0.03  # [verify] known for the bdd meta file only (training.md §8.2)
+INTERNVL_1_2_GENERAL = (  # training.md §8.2, in the reference file's order
+    "sharegpt4v_instruct_gpt4-vision_cap100k", "llava_instruct_150k_zh",
+    "sharegpt4v_mix665k_cap23k_coco-ap9k_lcs3k_sam9k_div2k", "dvqa_train_200k",
+    "chartqa_train_18k", "ai2d_train_12k", "docvqa_train_10k", "geoqa+", "synthdog_en",
+)
 
 
 @dataclass(frozen=True)
 class EntrySpec:
+    """One dataset of a meta file (the schema of training.md §8.1)."""
+
     name: str
     annotation: str
     root: str
-    repeat_time: float = 1
+    repeat_time: int | float = 1
     data_augment: bool = False
     max_dynamic_patch: int | None = None
+    length: int | None = None  # never read by training; kept when the source has it
+
+    def as_meta(self) -> dict:
+        out = {"root": self.root, "annotation": self.annotation,
+               "data_augment": self.data_augment, "repeat_time": self.repeat_time}
+        if self.max_dynamic_patch is not None:
+            out["max_dynamic_patch"] = self.max_dynamic_patch
+        if self.length is not None:
+            out["length"] = self.length
+        return out
+
+
+def check_repeat(value: float, where: str) -> int | float:
+    """A valid repeat_time: > 0, an int when above 1 (the reference asserts it)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ValueError(f"{where}: repeat_time must be a positive number, got {value!r}")
+    if value > 1:
+        if not float(value).is_integer():
+            raise ValueError(f"{where}: repeat_time above 1 must be an integer, got {value!r}")
+        return int(value)
+    return 1 if value == 1 else value
 
 
 def parse_entry(spec: str) -> EntrySpec:
-    """`NAME=ANNOTATION,ROOT[,REPEAT]` -> EntrySpec (REPEAT: int >= 1 or a fraction < 1)."""
+    """`NAME=ANNOTATION,ROOT[,REPEAT[,MAX_DYNAMIC_PATCH]]` -> EntrySpec."""
     name, sep, rest = spec.partition("=")
     fields = rest.split(",")
-    if not sep or not name or len(fields) not in (2, 3) or not all(fields[:2]):
-        raise ValueError(f"entry {spec!r}: expected NAME=ANNOTATION,ROOT[,REPEAT]")
-    repeat: float = 1
-    if len(fields) == 3:
-        value = float(fields[2])
-        repeat = int(value) if value >= 1 and value.is_integer() else value
-    return EntrySpec(name, fields[0], fields[1], repeat)
+    if not sep or not name or not 2 <= len(fields) <= 4 or not all(fields):
+        raise ValueError(f"entry {spec!r}: expected NAME=ANNOTATION,ROOT[,REPEAT"
+                         "[,MAX_DYNAMIC_PATCH]]")
+    try:
+        repeat = check_repeat(float(fields[2]), f"entry {name!r}") if len(fields) > 2 else 1
+        patch = int(fields[3]) if len(fields) > 3 else None
+    except ValueError as exc:
+        raise ValueError(f"entry {spec!r}: {exc}") from None
+    if patch is not None and patch < 1:
+        raise ValueError(f"entry {spec!r}: max_dynamic_patch must be >= 1")
+    return EntrySpec(name, fields[0], fields[1], repeat, max_dynamic_patch=patch)
 
 
-def _as_dict(entry: EntrySpec) -> dict:
-    out = {"root": entry.root, "annotation": entry.annotation,
-           "data_augment": entry.data_augment, "repeat_time": entry.repeat_time}
-    if entry.max_dynamic_patch is not None:
-        out["max_dynamic_patch"] = entry.max_dynamic_patch
-    return out
+def general_from_meta(path: str | Path) -> dict[str, EntrySpec]:
+    """The entries of an existing InternVL meta file (validated), `length` kept."""
+    entries = load_meta(path)
+    raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    return {name: EntrySpec(name, e.annotation, e.root, e.repeat_time, e.data_augment,
+                            e.max_dynamic_patch, raw[name].get("length"))
+            for name, e in entries.items()}
 
 
-def build_meta(general: list[EntrySpec], domain: list[EntrySpec],
-               general_repeat: float = DEFAULT_GENERAL_REPEAT) -> dict:
-    """The meta dict: general entries re-weighted by `general_repeat`, then domain entries."""
-    if not domain:
+def sample_entries(domain: str, sample_dir: str | Path, prepared_dir: str | Path | None
+                   ) -> tuple[dict[str, EntrySpec], list[EntrySpec]]:
+    """(general, domain entries) of the sample pipeline (paths as `make demo` writes them)."""
+    s = Path(sample_dir)
+    general = {"general": EntrySpec("general", str(s / "general/general_sft.jsonl"),
+                                    str(s / "general/images"))}
+    if domain == "medical":
+        return general, [EntrySpec("medical", str(s / "medical/medical_sft.jsonl"),
+                                   str(s / "medical/images"))]
+    if domain not in DOMAINS:
+        raise ValueError(f"unknown domain {domain!r}; choose from {DOMAINS}")
+    if prepared_dir is None:
+        raise ValueError(f"the {domain} sample entries need the prepared directory")
+    p = Path(prepared_dir)
+    if domain == "drivelm":
+        return general, [EntrySpec("drivelm", str(p / "drivelm/drivelm_train.jsonl"),
+                                   str(p / "drivelm/stitch"))]
+    return general, [
+        EntrySpec("rsvqa_lr", str(p / "remote/rsvqa_lr_train.jsonl"), str(s / "rsvqa/LR/Images_LR")),
+        EntrySpec("rsvqa_hr", str(p / "remote/rsvqa_hr_train.jsonl"), str(s / "rsvqa/HR/Data")),
+        EntrySpec("dior_rsvg", str(p / "remote/dior_rsvg_train.jsonl"), str(s / "dior_rsvg")),
+        EntrySpec("geochat", str(s / "geochat/geochat_instruct.jsonl"), str(s / "geochat/images")),
+    ]
+
+
+def build_meta(general: dict[str, EntrySpec], domain_entries: list[EntrySpec],
+               general_repeat: float = DEFAULT_GENERAL_REPEAT) -> dict[str, dict]:
+    """The meta dict: general entries (in order) with repeat_time = general_repeat, then the
+    domain entries unchanged. Names must be unique; repeat values valid for the reference."""
+    if not domain_entries:
         raise ValueError("at least one domain entry is required")
     if not 0 < general_repeat <= 1:
         raise ValueError(f"general_repeat must be in (0, 1], got {general_repeat}")
     meta: dict[str, dict] = {}
-    for entry in general:
-        reweighted = EntrySpec(entry.name, entry.annotation, entry.root, general_repeat,
-                               entry.data_augment, entry.max_dynamic_patch)
-        meta[entry.name] = _as_dict(reweighted)
-    for entry in domain:
+    entries = [replace(e, repeat_time=check_repeat(general_repeat, f"general {e.name!r}"))
+               for e in general.values()]
+    for entry in entries + [replace(e, repeat_time=check_repeat(e.repeat_time, e.name))
+                            for e in domain_entries]:
         if entry.name in meta:
             raise ValueError(f"dataset name {entry.name!r} used twice")
-        meta[entry.name] = _as_dict(entry)
+        meta[entry.name] = entry.as_meta()
     return meta
 
 
-def general_from_meta(path: str | Path) -> list[EntrySpec]:
-    """The entries of an existing InternVL meta file (their repeat_time is replaced later)."""
-    return [EntrySpec(e.name, e.annotation, e.root, e.repeat_time, e.data_augment,
-                      e.max_dynamic_patch) for e in load_meta(path).values()]
+@dataclass(frozen=True)
+class MetaSummary:
+    """What was written: per dataset (name, repeat_time, lines, lines used); notes."""
+
+    path: str
+    rows: list[tuple[str, float, int, int]]
+    notes: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        lines = [f"wrote {self.path}: {len(self.rows)} datasets"]
+        lines += [f"  {n}: repeat_time {r}, {used} of {total} lines"
+                  for n, r, total, used in self.rows]
+        return "\n".join(lines + [f"note: {n}" for n in self.notes])
 
 
-def write_meta(domain_name: str, out: str | Path, general: list[EntrySpec],
-               domain: list[EntrySpec], general_repeat: float = DEFAULT_GENERAL_REPEAT) -> dict:
-    """Check that every annotation exists, then write the meta JSON."""
-    if domain_name not in DOMAINS:
-        raise ValueError(f"unknown domain {domain_name!r}; choose from {DOMAINS}")
-    missing = [e.annotation for e in (*general, *domain) if not os.path.isfile(e.annotation)]
+def _check_files(meta: dict[str, dict]) -> list[tuple[str, float, int, int]]:
+    """Every annotation exists and keeps >= 1 line after repeat_time; local roots exist."""
+    missing = [f"{name}: annotation {e['annotation']}" for name, e in meta.items()
+               if not os.path.isfile(e["annotation"])]
+    missing += [f"{name}: root {e['root']}" for name, e in meta.items()
+                if "://" not in e["root"] and not os.path.isdir(e["root"])]
     if missing:
-        raise FileNotFoundError(f"annotation files not found: {', '.join(missing)}")
-    meta = build_meta(general, domain, general_repeat)
+        raise FileNotFoundError("not found: " + "; ".join(missing))
+    rows = []
+    for name, e in meta.items():
+        total = len(JsonlIndex(e["annotation"]))
+        used = len(select_lines(total, e["repeat_time"]))
+        if used == 0:  # reference keeps int(N * r) lines: the dataset would silently vanish
+            raise ValueError(f"dataset {name!r}: repeat_time {e['repeat_time']} keeps 0 of "
+                             f"{total} lines of {e['annotation']}")
+        rows.append((name, e["repeat_time"], total, used))
+    return rows
+
+
+def _notes(general: dict[str, EntrySpec], from_meta: bool) -> list[str]:
+    if not general:
+        return ["no general entries: the recipe mixes the InternVL-1.2 general SFT data"]
+    if from_meta and tuple(general) != INTERNVL_1_2_GENERAL:
+        lacking = [n for n in INTERNVL_1_2_GENERAL if n not in general]
+        extra = [n for n in general if n not in INTERNVL_1_2_GENERAL]
+        return [f"general entries differ from InternVL-1.2's 9 (missing: {lacking}, "
+                f"extra: {extra}, or another order)"]
+    return []
+
+
+def prepare_meta(domain: str, out: str | Path, *, general: list[str] = (),
+                 general_meta: str | Path | None = None, entries: list[str] = (),
+                 general_repeat: float = DEFAULT_GENERAL_REPEAT,
+                 sample_dir: str | Path | None = None,
+                 prepared_dir: str | Path | None = None) -> MetaSummary:
+    """Write the train_meta JSON of one domain (the `prep meta` command).
+
+    `general` / `entries` are entry specs; `general_meta` adds an InternVL meta file's
+    entries. With `sample_dir`, the sample pipeline's entries fill whichever side (general or
+    domain) was not given explicitly. Every annotation must exist.
+    """
+    if domain not in DOMAINS:
+        raise ValueError(f"unknown domain {domain!r}; choose from {DOMAINS}")
+    general_specs = {e.name: e for e in map(parse_entry, general)}
+    if general_meta is not None:
+        for name, entry in general_from_meta(general_meta).items():
+            if name in general_specs:
+                raise ValueError(f"dataset name {name!r} used twice")
+            general_specs[name] = entry
+    domain_specs = [parse_entry(s) for s in entries]
+    if sample_dir is not None:
+        default_general, default_domain = sample_entries(domain, sample_dir, prepared_dir)
+        general_specs = general_specs or default_general
+        domain_specs = domain_specs or default_domain
+    meta = build_meta(general_specs, domain_specs, general_repeat)
+    rows = _check_files(meta)
     write_json(out, meta, indent=2)
-    return meta
+    return MetaSummary(str(out), rows, _notes(general_specs, general_meta is not None))
