@@ -20,6 +20,7 @@ COMMANDS: dict[tuple[str | None, str], tuple[str, str]] = {
     ("prep", "dior-rsvg"): ("prep_dior", "DIOR-RSVG VOC annotations -> InternVL train/test"),
     ("prep", "meta"): ("prep_meta", "write a train_meta JSON: general SFT mix + one domain"),
     ("data", "check"): ("data_check", "validate a meta JSON or JSONL; report every problem"),
+    (None, "train"): ("train", "fine-tune one size on one domain with the DA recipe"),
 }
 
 GROUP_HELP = {

@@ -1,0 +1,51 @@
+"""`internvl-da train`: fine-tune one (size, domain) with the DA recipe."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--domain", required=True, choices=("drivelm", "medical", "remote"))
+    parser.add_argument("--size", required=True,
+                        help="tiny, tiny-llama, tiny-phi3 (in-process), 1b, 2b or 4b")
+    parser.add_argument("--meta", required=True, help="train_meta JSON (internvl-da prep meta)")
+    parser.add_argument("--output", required=True, help="run directory (checkpoints, final/)")
+    parser.add_argument("--checkpoint", help="native InternVL checkpoint (1b/2b/4b)")
+    parser.add_argument("--max-steps", type=int, help="override the recipe's max_steps")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from the latest checkpoint in --output")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override any recipe setting (e.g. freeze_vit=true, lora_llm=8)")
+    parser.add_argument("--report-to", action="append", default=[],
+                        help="Trainer loggers, e.g. dvclive (default: none)")
+
+
+def _value(text: str):
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def run(args: argparse.Namespace) -> int:
+    from internvl_da.train.finetune import finetune
+    from internvl_da.train.recipe import recipe
+
+    overrides = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--set {item!r}: expected KEY=VALUE")
+        overrides[key] = _value(value)
+    if args.max_steps is not None:
+        overrides["max_steps"] = args.max_steps
+    cfg = recipe(args.size, args.domain, **overrides)
+    metrics = finetune(cfg, args.meta, args.output, args.checkpoint, args.resume, args.report_to)
+    print({k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()})
+    return 0

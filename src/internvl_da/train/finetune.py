@@ -1,0 +1,172 @@
+"""Fine-tuning: wire model, data and the Trainer for one (size, domain) run.
+
+`finetune(cfg, meta_path, output_dir)` checks every input before expensive work, builds the
+model (tiny in-process, or a native checkpoint), applies drop-path, freezing and LoRA, builds
+the packed (or padded) stream from the meta file and runs the Hugging Face Trainer with the
+recipe's settings. The final model (LoRA merged when asked), tokenizer and a run manifest are
+written to `output_dir`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from importlib import resources
+from pathlib import Path
+
+import torch
+
+from internvl_da import repro
+from internvl_da.data.dataset import SampleSettings, build_datasets
+from internvl_da.data.formats import load_meta
+from internvl_da.data.packing import PackedDataset, collate_packed, collate_padded
+from internvl_da.model.drop_path import enable_drop_path
+from internvl_da.model.registry import get_size
+from internvl_da.train.modules import apply_freezing, apply_lora, check_options
+from internvl_da.train.recipe import TrainConfig
+
+TINY_FAMILY = {"tiny": "qwen2", "tiny-llama": "llama", "tiny-phi3": "phi3"}
+
+
+def build_model(size: str, checkpoint: str | None, seed: int):
+    spec = get_size(size)
+    if size in TINY_FAMILY:
+        from internvl_da.model.tiny import build_tiny_model
+
+        model, tokenizer = build_tiny_model(TINY_FAMILY[size], seed=seed)
+        return model, tokenizer, spec
+    if checkpoint is None:
+        raise ValueError(f"size {size!r} needs --checkpoint DIR (a native checkpoint; "
+                         f"convert {spec.hub_id} with `internvl-da convert`)")
+    from internvl_da.model.load import load_native
+
+    model, tokenizer = load_native(checkpoint)
+    return model, tokenizer, spec
+
+
+def check_inputs(cfg: TrainConfig, meta_path: str | Path, tokens_per_tile: int) -> dict:
+    """Everything that can be wrong before the model is built."""
+    check_options(cfg)
+    meta = load_meta(meta_path)
+    for entry in meta.values():
+        if not os.path.isfile(entry.annotation):
+            raise FileNotFoundError(f"{meta_path}: dataset {entry.name!r}: annotation "
+                                    f"{entry.annotation} not found")
+        if not entry.root.startswith("s3://") and not os.path.isdir(entry.root):
+            raise FileNotFoundError(f"{meta_path}: dataset {entry.name!r}: image root "
+                                    f"{entry.root} not found")
+    if cfg.max_seq_length < tokens_per_tile + 2:
+        raise ValueError(f"max_seq_length {cfg.max_seq_length} cannot hold one image tile "
+                         f"({tokens_per_tile} tokens + 2)")
+    if cfg.packing and cfg.max_seq_length > cfg.max_packed_tokens:
+        raise ValueError("max_seq_length must not exceed max_packed_tokens")
+    return meta
+
+
+def make_loader_factory(datasets, cfg: TrainConfig, pad_token_id: int):
+    def factory(rank: int, world_size: int):
+        if cfg.packing:
+            stream = PackedDataset(datasets, cfg.loss_reduction, cfg.max_packed_tokens,
+                                   cfg.max_packed_tiles, cfg.max_buffers, rank, world_size,
+                                   seed=0)
+            return torch.utils.data.DataLoader(
+                stream, batch_size=cfg.per_device_batch_size, num_workers=cfg.num_workers,
+                collate_fn=lambda rows: collate_packed(rows, pad_token_id))
+        combined = torch.utils.data.ConcatDataset(datasets)
+        sampler = torch.utils.data.DistributedSampler(
+            combined, world_size, rank, shuffle=True, seed=cfg.seed) if world_size > 1 else None
+        generator = torch.Generator().manual_seed(cfg.seed)
+        return torch.utils.data.DataLoader(
+            combined, batch_size=cfg.per_device_batch_size, sampler=sampler,
+            shuffle=sampler is None, generator=generator, num_workers=cfg.num_workers,
+            collate_fn=lambda s: collate_padded(s, pad_token_id, cfg.loss_reduction))
+    return factory
+
+
+def deepspeed_config(stage: int) -> str | None:
+    if stage == 0:
+        return None
+    if stage not in (1, 2, 3):
+        raise ValueError(f"deepspeed_stage must be 0 (off), 1, 2 or 3, got {stage}")
+    return str(resources.files("internvl_da.train") / "deepspeed" / f"zero{stage}.json")
+
+
+def training_arguments(cfg: TrainConfig, output_dir: str | Path, report_to: list[str]):
+    from transformers import TrainingArguments
+
+    cuda = torch.cuda.is_available()
+    return TrainingArguments(
+        output_dir=str(output_dir), max_steps=cfg.max_steps,
+        per_device_train_batch_size=cfg.per_device_batch_size,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        learning_rate=cfg.learning_rate, weight_decay=cfg.weight_decay,
+        adam_beta1=cfg.adam_betas[0], adam_beta2=cfg.adam_betas[1], adam_epsilon=cfg.adam_eps,
+        warmup_steps=cfg.warmup_steps, lr_scheduler_type=cfg.lr_scheduler,
+        max_grad_norm=cfg.max_grad_norm, logging_steps=cfg.logging_steps,
+        save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=cfg.save_total_limit,
+        seed=cfg.seed, data_seed=cfg.seed, bf16=cuda, use_cpu=not cuda, report_to=report_to,
+        remove_unused_columns=False, gradient_checkpointing=cfg.gradient_checkpointing,
+        gradient_checkpointing_kwargs={"use_reentrant": False},
+        deepspeed=deepspeed_config(cfg.deepspeed_stage), disable_tqdm=False,
+        dataloader_num_workers=cfg.num_workers)
+
+
+def finetune(cfg: TrainConfig, meta_path: str | Path, output_dir: str | Path,
+             checkpoint: str | None = None, resume: bool = False,
+             report_to: list[str] | None = None) -> dict:
+    """Run one fine-tune; returns the final training metrics."""
+    from internvl_da.train.trainer import InternVLTrainer
+
+    spec = get_size(cfg.size)
+    meta = check_inputs(cfg, meta_path, spec.tokens_per_tile)
+    envelope = repro.configure(cfg.seed, threads=torch.get_num_threads())
+    model, tokenizer, spec = build_model(cfg.size, checkpoint, cfg.seed)
+    model.config.use_cache = False
+    enable_drop_path(model, cfg.drop_path_rate)
+    model = apply_lora(model, cfg)
+    frozen = apply_freezing(model, cfg)
+    settings = SampleSettings(template=spec.template, image_size=spec.image_size,
+                              tokens_per_tile=spec.tokens_per_tile, max_num=cfg.max_dynamic_patch,
+                              min_num=cfg.min_dynamic_patch, use_thumbnail=cfg.use_thumbnail,
+                              max_length=cfg.max_seq_length, seed=cfg.seed)
+    datasets = build_datasets(meta, tokenizer, settings, shuffle=True)
+    trainer = InternVLTrainer(
+        model=model, args=training_arguments(cfg, output_dir, report_to or []),
+        train_config=cfg, frozen=frozen,
+        train_loader_factory=make_loader_factory(datasets, cfg, tokenizer.pad_token_id))
+    last = _latest_checkpoint(output_dir) if resume else None
+    result = trainer.train(resume_from_checkpoint=last)
+    _save_final(trainer, tokenizer, cfg, output_dir)
+    _write_manifest(output_dir, cfg, meta_path, envelope, trainer)
+    return dict(result.metrics)
+
+
+def _latest_checkpoint(output_dir: str | Path) -> str | None:
+    found = sorted(Path(output_dir).glob("checkpoint-*"),
+                   key=lambda p: int(p.name.split("-")[1]) if p.name.split("-")[1].isdigit()
+                   else -1)
+    return str(found[-1]) if found else None
+
+
+def _save_final(trainer, tokenizer, cfg: TrainConfig, output_dir: str | Path) -> None:
+    if not trainer.is_world_process_zero():
+        return
+    model = trainer.model
+    if hasattr(model, "merge_and_unload") and cfg.merge_lora:
+        model.save_pretrained(Path(output_dir) / "adapter")
+        model = model.merge_and_unload()
+    model.save_pretrained(Path(output_dir) / "final")
+    tokenizer.save_pretrained(Path(output_dir) / "final")
+
+
+def _write_manifest(output_dir, cfg, meta_path, envelope, trainer) -> None:
+    if not trainer.is_world_process_zero():
+        return
+    from internvl_da.manifest import run_manifest
+
+    manifest = run_manifest(config=dataclasses.asdict(cfg), inputs={"meta": str(meta_path)},
+                            envelope=dataclasses.asdict(envelope),
+                            extra={"world_size": trainer.args.world_size})
+    path = Path(output_dir) / "run_manifest.json"
+    path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")

@@ -1,0 +1,69 @@
+"""The Hugging Face Trainer, taught the recipe's loss, optimizer groups and data stream.
+
+- compute_loss: drop the text-only dummy tiles (image_flags == 0) before the forward, keep the
+  vision tower in the graph with a zero-weighted term when a batch has no real tile (what the
+  reference's dummy tile is for), and return the weighted loss of train/loss.py; the Trainer
+  divides by gradient accumulation exactly once (`loss_is_scaled_for_ga = False`).
+- create_optimizer: the recipe's single AdamW group with weight decay on every trainable
+  parameter (spec §7), or the usual no-decay grouping when asked.
+- get_train_dataloader: our own packed / padded stream, sharded by rank inside the dataset.
+"""
+
+from __future__ import annotations
+
+import torch
+from transformers import Trainer
+
+from internvl_da.train.loss import weighted_lm_loss
+from internvl_da.train.modules import parts, set_frozen_eval
+
+
+def optimizer_groups(model, weight_decay: float, decay_all: bool) -> list[dict]:
+    """One group with every trainable parameter (recipe), or decay / no-decay groups."""
+    trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    if decay_all:
+        return [{"params": [p for _, p in trainable], "weight_decay": weight_decay}]
+    no_decay = [p for n, p in trainable if p.ndim < 2 or "norm" in n or "bias" in n]
+    decay = [p for n, p in trainable if not (p.ndim < 2 or "norm" in n or "bias" in n)]
+    return [{"params": decay, "weight_decay": weight_decay},
+            {"params": no_decay, "weight_decay": 0.0}]
+
+
+class InternVLTrainer(Trainer):
+    loss_is_scaled_for_ga = False
+
+    def __init__(self, *args, train_config, frozen=(), train_loader_factory=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.train_config = train_config
+        self.frozen = list(frozen)
+        self.train_loader_factory = train_loader_factory
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        set_frozen_eval(self.frozen)  # Trainer calls model.train() before each step
+        inputs = dict(inputs)
+        labels, weights = inputs.pop("labels"), inputs.pop("loss_weight")
+        flags, pixel_values = inputs.pop("image_flags"), inputs.pop("pixel_values")
+        inputs.pop("sample_lengths", None)
+        real = pixel_values[flags == 1]  # (tiles with an image, 3, S, S)
+        if getattr(model.config, "_attn_implementation", "").startswith("flash"):
+            inputs.pop("attention_mask", None)  # varlen attention from per-sample position ids
+        outputs = model(**inputs, pixel_values=real if len(real) else None, use_cache=False)
+        loss = weighted_lm_loss(outputs.logits, labels, weights)
+        if not len(real):
+            vit = parts(model)["vit"]
+            dummy = pixel_values[:1].to(next(vit.parameters()).dtype)
+            loss = loss + 0.0 * vit(pixel_values=dummy).last_hidden_state.sum()
+        return (loss, outputs) if return_outputs else loss
+
+    def create_optimizer(self, model=None):
+        if self.optimizer is None:
+            cfg = self.train_config
+            groups = optimizer_groups(self.model, cfg.weight_decay, cfg.decay_all_parameters)
+            self.optimizer = torch.optim.AdamW(groups, lr=cfg.learning_rate,
+                                               betas=cfg.adam_betas, eps=cfg.adam_eps)
+        return self.optimizer
+
+    def get_train_dataloader(self):
+        if self.train_loader_factory is None:
+            return super().get_train_dataloader()
+        return self.train_loader_factory(self.args.process_index, self.args.world_size)
