@@ -3,50 +3,136 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
 from internvl_da.cli import main
 from internvl_da.data.formats import load_meta
 from internvl_da.prep import meta
+from internvl_da.prep.meta import EntrySpec
 
 
 def test_parse_entry():
-    assert meta.parse_entry("a=x.jsonl,imgs") == meta.EntrySpec("a", "x.jsonl", "imgs", 1)
-    assert meta.parse_entry("a=x.jsonl,imgs,2").repeat_time == 2
-    assert isinstance(meta.parse_entry("a=x.jsonl,imgs,2").repeat_time, int)
-    assert meta.parse_entry("a=x.jsonl,imgs,0.25").repeat_time == 0.25
-    for bad in ("a", "a=x.jsonl", "=x,y", "a=,imgs"):
+    assert meta.parse_entry("a=x.jsonl,imgs") == EntrySpec("a", "x.jsonl", "imgs", 1)
+    two = meta.parse_entry("a=x.jsonl,imgs,2.0")
+    assert two.repeat_time == 2 and isinstance(two.repeat_time, int)  # the reference asserts int
+    assert meta.parse_entry("a=x.jsonl,s3://bucket/imgs/,0.25,6") == \
+        EntrySpec("a", "x.jsonl", "s3://bucket/imgs/", 0.25, max_dynamic_patch=6)
+    for bad in ("a", "a=x.jsonl", "=x,y", "a=,imgs", "a=x,y,1,2,3"):
         with pytest.raises(ValueError, match="NAME=ANNOTATION,ROOT"):
+            meta.parse_entry(bad)
+    for bad, reason in (("a=x,y,2.5", "must be an integer"), ("a=x,y,0", "positive"),
+                        ("a=x,y,1,0", "max_dynamic_patch"), ("a=x,y,one", "could not convert")):
+        with pytest.raises(ValueError, match=reason):
             meta.parse_entry(bad)
 
 
-def test_build_meta_order_and_repeat():
-    general = [meta.EntrySpec("g1", "g1.jsonl", "r", 1), meta.EntrySpec("g2", "g2.jsonl", "r", 3)]
-    domain = [meta.EntrySpec("d", "d.jsonl", "r", 2)]
+def test_build_meta_order_keys_and_repeat():
+    general = {"g1": EntrySpec("g1", "g1.jsonl", "r", 1, length=102025),
+               "g2": EntrySpec("g2", "g2.jsonl", "r", 3)}
+    domain = [EntrySpec("d", "d.jsonl", "r", 2, max_dynamic_patch=6)]
     out = meta.build_meta(general, domain, 0.03)
     assert list(out) == ["g1", "g2", "d"]
+    assert out["g1"] == {"root": "r", "annotation": "g1.jsonl", "data_augment": False,
+                         "repeat_time": 0.03, "length": 102025}
+    assert list(out["d"]) == ["root", "annotation", "data_augment", "repeat_time",
+                              "max_dynamic_patch"]
     assert out["g2"]["repeat_time"] == 0.03 and out["d"]["repeat_time"] == 2
-    assert out["d"]["data_augment"] is False
-    with pytest.raises(ValueError, match="used twice"):
-        meta.build_meta(general, [meta.EntrySpec("g1", "x.jsonl", "r")])
+    with pytest.raises(ValueError, match="'g1' used twice"):
+        meta.build_meta(general, [EntrySpec("g1", "x.jsonl", "r")])
     with pytest.raises(ValueError, match="at least one domain"):
         meta.build_meta(general, [])
+    with pytest.raises(ValueError, match="general_repeat"):
+        meta.build_meta(general, domain, 1.5)
+    with pytest.raises(ValueError, match="'d': repeat_time above 1 must be an integer"):
+        meta.build_meta(general, [EntrySpec("d", "d.jsonl", "r", 1.5)])
 
 
-def test_cli_writes_loadable_meta_and_checks_files(tmp_path, capsys):
-    for name in ("g.jsonl", "d.jsonl"):
-        (tmp_path / name).write_text("")
-    general_meta = tmp_path / "general.json"
-    general_meta.write_text(json.dumps({"sharegpt4v": {
-        "root": "r", "annotation": str(tmp_path / "g.jsonl"), "data_augment": False,
-        "repeat_time": 1, "length": 5}}))
+def _jsonl(path, n):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps({"id": i, "conversations": []}) + "\n" for i in range(n)))
+    return str(path)
+
+
+def test_full_data_general_meta(tmp_path, capsys):
+    general = {name: {"root": str(tmp_path), "annotation": _jsonl(tmp_path / f"{k}.jsonl", 100),
+                      "data_augment": False, "repeat_time": 1, "length": 100}
+               for k, name in enumerate(meta.INTERNVL_1_2_GENERAL)}
+    (tmp_path / "internvl_1_2_finetune.json").write_text(json.dumps(general))
     out = tmp_path / "meta" / "remote.json"
-    assert main(["prep", "meta", "--domain", "remote", "--out", str(out), "--general-meta",
-                 str(general_meta), "--entry", f"rs={tmp_path / 'd.jsonl'},imgs,2"]) == 0
-    assert "2 datasets (sharegpt4v, rs)" in capsys.readouterr().out
+    argv = ["prep", "meta", "--domain", "remote", "--out", str(out), "--general-meta",
+            str(tmp_path / "internvl_1_2_finetune.json"),
+            "--entry", f"rs={_jsonl(tmp_path / 'd.jsonl', 10)},{tmp_path},2"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "10 datasets" in printed and "note" not in printed
+    assert "sharegpt4v_instruct_gpt4-vision_cap100k: repeat_time 0.03, 3 of 100 lines" in printed
+    assert "rs: repeat_time 2, 20 of 10 lines" in printed
     loaded = load_meta(out)
-    assert loaded["sharegpt4v"].repeat_time == 0.03 and loaded["rs"].repeat_time == 2
-    with pytest.raises(FileNotFoundError, match=r"missing\.jsonl"):
-        main(["prep", "meta", "--domain", "remote", "--out", str(out), "--entry",
-              "x=missing.jsonl,r"])
+    assert list(loaded) == [*meta.INTERNVL_1_2_GENERAL, "rs"]
+    assert {e.repeat_time for e in loaded.values()} == {0.03, 2}
+    assert json.loads(out.read_text())["geoqa+"]["length"] == 100
+    first = out.read_bytes()
+    assert main(argv) == 0 and out.read_bytes() == first  # same inputs -> same bytes
+
+
+def test_general_meta_with_other_names_is_noted(tmp_path):
+    (tmp_path / "g.json").write_text(json.dumps({"mine": {
+        "root": str(tmp_path), "annotation": _jsonl(tmp_path / "g.jsonl", 40),
+        "data_augment": False, "repeat_time": 1}}))
+    summary = meta.prepare_meta("medical", tmp_path / "m.json", general_meta=tmp_path / "g.json",
+                                entries=[f"med={_jsonl(tmp_path / 'd.jsonl', 5)},{tmp_path}"])
+    assert summary.rows == [("mine", 0.03, 40, 1), ("med", 1, 5, 5)]
+    assert "missing: ['sharegpt4v_instruct_gpt4-vision_cap100k'" in summary.notes[0]
+
+
+def _sample_tree(tmp_path):
+    sample, prepared = tmp_path / "sample", tmp_path / "prepared"
+    for rel in ("general/general_sft.jsonl", "medical/medical_sft.jsonl",
+                "geochat/geochat_instruct.jsonl"):
+        _jsonl(sample / rel, 40)
+    for rel in ("drivelm/drivelm_train.jsonl", "remote/rsvqa_lr_train.jsonl",
+                "remote/rsvqa_hr_train.jsonl", "remote/dior_rsvg_train.jsonl"):
+        _jsonl(prepared / rel, 40)
+    for rel in ("general/images", "medical/images", "geochat/images", "rsvqa/LR/Images_LR",
+                "rsvqa/HR/Data", "dior_rsvg"):
+        (sample / rel).mkdir(parents=True, exist_ok=True)
+    (prepared / "drivelm" / "stitch").mkdir()
+    return sample, prepared
+
+
+def test_sample_defaults_per_domain(tmp_path):
+    sample, prepared = _sample_tree(tmp_path)
+    expected = {"drivelm": ["general", "drivelm"], "medical": ["general", "medical"],
+                "remote": ["general", "rsvqa_lr", "rsvqa_hr", "dior_rsvg", "geochat"]}
+    for domain, names in expected.items():
+        out = tmp_path / f"{domain}.json"
+        meta.prepare_meta(domain, out, general_repeat=0.5, sample_dir=sample,
+                          prepared_dir=prepared)
+        written = json.loads(out.read_text())
+        assert list(written) == names
+        assert written["general"] == {"root": str(sample / "general/images"),
+                                      "annotation": str(sample / "general/general_sft.jsonl"),
+                                      "data_augment": False, "repeat_time": 0.5}
+    remote = json.loads((tmp_path / "remote.json").read_text())
+    assert remote["rsvqa_hr"]["root"] == str(sample / "rsvqa/HR/Data")
+    assert remote["dior_rsvg"]["annotation"] == str(prepared / "remote/dior_rsvg_train.jsonl")
+    explicit = f"x={sample / 'medical/medical_sft.jsonl'},{sample},3"
+    meta.prepare_meta("drivelm", tmp_path / "x.json", entries=[explicit], sample_dir=sample)
+    assert list(json.loads((tmp_path / "x.json").read_text())) == ["general", "x"]
+    with pytest.raises(ValueError, match="need the prepared directory"):
+        meta.prepare_meta("remote", tmp_path / "y.json", sample_dir=sample)
+
+
+def test_missing_files_and_empty_selection(tmp_path):
+    sample, prepared = _sample_tree(tmp_path)
+    os.remove(prepared / "remote" / "rsvqa_hr_train.jsonl")
+    with pytest.raises(FileNotFoundError, match=r"rsvqa_hr: annotation .*rsvqa_hr_train\.jsonl"):
+        meta.prepare_meta("remote", tmp_path / "r.json", sample_dir=sample, prepared_dir=prepared)
+    assert not (tmp_path / "r.json").exists()
+    with pytest.raises(FileNotFoundError, match="x: root nowhere"):
+        meta.prepare_meta("medical", tmp_path / "m.json",
+                          entries=[f"x={sample / 'medical/medical_sft.jsonl'},nowhere"])
+    with pytest.raises(ValueError, match=r"'general': repeat_time 0\.01 keeps 0 of 40 lines"):
+        meta.prepare_meta("medical", tmp_path / "m.json", sample_dir=sample, general_repeat=0.01)

@@ -8,9 +8,7 @@ SPEC = "NAME=ANNOTATION,ROOT[,REPEAT[,MAX_DYNAMIC_PATCH]]"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from internvl_da.prep.meta import DEFAULT_GENERAL_REPEAT, DOMAINS
-
-    parser.add_argument("--domain", required=True, choices=DOMAINS)
+    parser.add_argument("--domain", required=True, choices=("drivelm", "medical", "remote"))
     parser.add_argument("--out", required=True, help="output meta .json")
     parser.add_argument("--entry", action="append", default=[], metavar=SPEC,
                         help="a domain dataset (repeatable; REPEAT default 1)")
@@ -19,9 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--general-meta", metavar="FILE",
                         help="take the general datasets from an existing InternVL meta file "
                              "(full data: internvl_1_2_finetune.json, 9 entries)")
-    parser.add_argument("--general-repeat", type=float, default=DEFAULT_GENERAL_REPEAT,
-                        help="repeat_time of every general dataset (default %(default)s, the "
-                             "bdd meta file's value [verify] for the other domains)")
+    parser.add_argument("--general-repeat", type=float,
+                        help="repeat_time of every general dataset (default 0.03, the bdd "
+                             "meta file's value; [verify] for the other domains)")
     parser.add_argument("--sample-dir", metavar="DIR",
                         help="sample data directory: use the sample pipeline's entries for the "
                              "general side and/or the domain side when not given explicitly")

@@ -5,8 +5,9 @@ in the bdd meta file; the other domains' values are [verify]) followed by the do
 (spec training.md §8.2). Two uses:
 - full data: `general_meta` = an InternVL meta file (e.g. `internvl_1_2_finetune.json`, the 9
   entries of INTERNVL_1_2_GENERAL), every entry re-weighted; domain entries given explicitly;
-- sample data: `sample_entries(domain, sample_dir, prepared_dir)` gives the entries the
-  pipeline prepares (the general stand-in and the domain's converted JSONLs).
+- sample data: `sample_general(sample_dir)` and `sample_domain(domain, sample_dir,
+  prepared_dir)` give the entries the pipeline prepares (the general stand-in and the
+  domain's converted JSONLs).
 Entry specs on the command line are `NAME=ANNOTATION,ROOT[,REPEAT[,MAX_DYNAMIC_PATCH]]`
 (commas, not colons: `s3://` roots, which the reference supports, contain a colon).
 Output entries have a fixed key order: root, annotation, data_augment, repeat_time, then the
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -91,29 +93,33 @@ def general_from_meta(path: str | Path) -> dict[str, EntrySpec]:
             for name, e in entries.items()}
 
 
-def sample_entries(domain: str, sample_dir: str | Path, prepared_dir: str | Path | None
-                   ) -> tuple[dict[str, EntrySpec], list[EntrySpec]]:
-    """(general, domain entries) of the sample pipeline (paths as `make demo` writes them)."""
+def sample_general(sample_dir: str | Path) -> dict[str, EntrySpec]:
+    """The sample's general SFT stand-in (`general/general_sft.jsonl`)."""
     s = Path(sample_dir)
-    general = {"general": EntrySpec("general", str(s / "general/general_sft.jsonl"),
-                                    str(s / "general/images"))}
-    if domain == "medical":
-        return general, [EntrySpec("medical", str(s / "medical/medical_sft.jsonl"),
-                                   str(s / "medical/images"))]
+    return {"general": EntrySpec("general", str(s / "general/general_sft.jsonl"),
+                                 str(s / "general/images"))}
+
+
+def sample_domain(domain: str, sample_dir: str | Path, prepared_dir: str | Path | None
+                  ) -> list[EntrySpec]:
+    """The domain entries of the sample pipeline (paths as `make demo` writes them)."""
+    s = Path(sample_dir)
+    if domain == "medical":  # already InternVL JSONL: used as generated
+        return [EntrySpec("medical", str(s / "medical/medical_sft.jsonl"),
+                          str(s / "medical/images"))]
     if domain not in DOMAINS:
         raise ValueError(f"unknown domain {domain!r}; choose from {DOMAINS}")
     if prepared_dir is None:
         raise ValueError(f"the {domain} sample entries need the prepared directory")
     p = Path(prepared_dir)
     if domain == "drivelm":
-        return general, [EntrySpec("drivelm", str(p / "drivelm/drivelm_train.jsonl"),
-                                   str(p / "drivelm/stitch"))]
-    return general, [
-        EntrySpec("rsvqa_lr", str(p / "remote/rsvqa_lr_train.jsonl"), str(s / "rsvqa/LR/Images_LR")),
-        EntrySpec("rsvqa_hr", str(p / "remote/rsvqa_hr_train.jsonl"), str(s / "rsvqa/HR/Data")),
-        EntrySpec("dior_rsvg", str(p / "remote/dior_rsvg_train.jsonl"), str(s / "dior_rsvg")),
-        EntrySpec("geochat", str(s / "geochat/geochat_instruct.jsonl"), str(s / "geochat/images")),
-    ]
+        return [EntrySpec("drivelm", str(p / "drivelm/drivelm_train.jsonl"),
+                          str(p / "drivelm/stitch"))]
+    remote = (("rsvqa_lr", p / "remote/rsvqa_lr_train.jsonl", s / "rsvqa/LR/Images_LR"),
+              ("rsvqa_hr", p / "remote/rsvqa_hr_train.jsonl", s / "rsvqa/HR/Data"),
+              ("dior_rsvg", p / "remote/dior_rsvg_train.jsonl", s / "dior_rsvg"),
+              ("geochat", s / "geochat/geochat_instruct.jsonl", s / "geochat/images"))
+    return [EntrySpec(name, str(ann), str(root)) for name, ann, root in remote]
 
 
 def build_meta(general: dict[str, EntrySpec], domain_entries: list[EntrySpec],
@@ -127,7 +133,7 @@ def build_meta(general: dict[str, EntrySpec], domain_entries: list[EntrySpec],
     meta: dict[str, dict] = {}
     entries = [replace(e, repeat_time=check_repeat(general_repeat, f"general {e.name!r}"))
                for e in general.values()]
-    for entry in entries + [replace(e, repeat_time=check_repeat(e.repeat_time, e.name))
+    for entry in entries + [replace(e, repeat_time=check_repeat(e.repeat_time, repr(e.name)))
                             for e in domain_entries]:
         if entry.name in meta:
             raise ValueError(f"dataset name {entry.name!r} used twice")
@@ -180,16 +186,17 @@ def _notes(general: dict[str, EntrySpec], from_meta: bool) -> list[str]:
     return []
 
 
-def prepare_meta(domain: str, out: str | Path, *, general: list[str] = (),
-                 general_meta: str | Path | None = None, entries: list[str] = (),
-                 general_repeat: float = DEFAULT_GENERAL_REPEAT,
+def prepare_meta(domain: str, out: str | Path, *, general: Sequence[str] = (),
+                 general_meta: str | Path | None = None, entries: Sequence[str] = (),
+                 general_repeat: float | None = None,
                  sample_dir: str | Path | None = None,
                  prepared_dir: str | Path | None = None) -> MetaSummary:
     """Write the train_meta JSON of one domain (the `prep meta` command).
 
     `general` / `entries` are entry specs; `general_meta` adds an InternVL meta file's
-    entries. With `sample_dir`, the sample pipeline's entries fill whichever side (general or
-    domain) was not given explicitly. Every annotation must exist.
+    entries; `general_repeat` None = DEFAULT_GENERAL_REPEAT. With `sample_dir`, the sample
+    pipeline's entries fill whichever side (general or domain) was not given explicitly.
+    Every annotation and local root must exist; every dataset must keep at least one line.
     """
     if domain not in DOMAINS:
         raise ValueError(f"unknown domain {domain!r}; choose from {DOMAINS}")
@@ -201,9 +208,10 @@ def prepare_meta(domain: str, out: str | Path, *, general: list[str] = (),
             general_specs[name] = entry
     domain_specs = [parse_entry(s) for s in entries]
     if sample_dir is not None:
-        default_general, default_domain = sample_entries(domain, sample_dir, prepared_dir)
-        general_specs = general_specs or default_general
-        domain_specs = domain_specs or default_domain
+        general_specs = general_specs or sample_general(sample_dir)
+        domain_specs = domain_specs or sample_domain(domain, sample_dir, prepared_dir)
+    if general_repeat is None:
+        general_repeat = DEFAULT_GENERAL_REPEAT
     meta = build_meta(general_specs, domain_specs, general_repeat)
     rows = _check_files(meta)
     write_json(out, meta, indent=2)
