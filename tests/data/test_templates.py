@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from tokenizers.processors import TemplateProcessing
 
 from internvl_da.data import templates
 from internvl_da.data.errors import SampleError, TruncationError
@@ -95,6 +96,10 @@ CONVERSATIONS = [
           "<ref>the car</ref><box>[[12, 340, 560, 999]]</box>"), [4]),
     (conv("  spaced question  ", "  spaced answer "), [4]),
     (conv("Is <c1,CAM_FRONT,[512.3,250.0]> moving?", "Yes, it is moving."), [12]),
+    (conv("\n\nq after blank lines", "a\n\nwith a blank line  "), []),
+    (conv("<image>\nFirst.", "1", "Second: <image>", "2", "Again?", "3 4"), [4, 8]),
+    (conv("q", "  leading spaces", "q2", "\nleading newline"), []),
+    (conv("Count 1234 and 56.", "1290"), []),
 ]
 
 
@@ -145,6 +150,7 @@ def test_answer_starting_with_newline_is_segment_wise(toks):
     (conv("<image>", "a"), [4, 4], "1 <image> tags for 2 images"),
     (conv("<image> q", "a"), [], "1 <image> tags for 0 images"),
     (conv("q", 5), [], "strings"),
+    (conv("q", "see <image>"), [4], "turn 2: <image> tag in a gpt answer"),
 ])
 def test_errors(toks, conversations, counts, reason):
     with pytest.raises(SampleError, match=reason) as exc:
@@ -172,3 +178,71 @@ def test_truncation(toks):
 def test_unknown_template(toks):
     with pytest.raises(ValueError, match="unknown template"):
         templates.encode_conversation(toks["qwen2"], "vicuna", conv("q", "a"), [])
+
+
+def test_strict_verify_catches_the_newline_edge(toks):
+    """Qwen2-style merges turn "assistant\\n" + "\\nA" into one `ĊĊ` in the whole string."""
+    c = conv("q", "\nanswer")
+    templates.verify_against_full_string(toks["qwen2"], "Hermes-2", c, [])
+    with pytest.raises(AssertionError, match="position"):
+        templates.verify_against_full_string(toks["qwen2"], "Hermes-2", c, [], strict=True)
+    # SentencePiece-style families have no newline merges: strict holds there.
+    templates.verify_against_full_string(toks["phi3"], "phi3-chat", c, [], strict=True)
+
+
+@pytest.mark.parametrize("family", ["llama", "phi3"])
+def test_segments_are_encoded_in_context(toks, family):
+    """A segment alone would gain a dummy-prefix `▁` that the whole prompt does not have."""
+    tok = toks[family]
+    ids, labels = templates.encode_conversation(tok, TINY_FAMILIES[family], conv("q", "yes"), [])
+    trained = [i for i, lab in zip(ids, labels, strict=True) if lab != IGNORE_INDEX]
+    alone = tok.encode("yes", add_special_tokens=False)
+    assert tok.convert_ids_to_tokens(alone)[0].startswith("▁")
+    assert trained[:-1] != alone and tok.decode(trained[:-1]) == "yes"
+
+
+def test_phi3_space_not_doubled_with_quirky_tokenizer():
+    """A tokenizer that itself emits [<s>, ▁, ...] (the slow Phi-3 quirk) gets one `▁`."""
+    tok = build_tiny_tokenizer("phi3")
+    bos, space = tok.bos_token_id, tok.convert_tokens_to_ids("▁")
+    tok.backend_tokenizer.post_processor = TemplateProcessing(
+        single="<s> ▁ $A", special_tokens=[("<s>", bos), ("▁", space)])
+    assert tok.encode("<|system|>")[:2] == [bos, space]
+    c = conv("q", "a", "q2", "a2")
+    ids, _ = templates.encode_conversation(tok, "phi3-chat", c, [])
+    assert ids[:3] == [bos, space, tok.convert_tokens_to_ids("<|system|>")]
+    templates.verify_against_full_string(tok, "phi3-chat", c, [], strict=True)
+
+
+@pytest.mark.parametrize("family", list(TINY_FAMILIES))
+@pytest.mark.parametrize("counts", [[], [4], [2, 3]])
+def test_generation_ids_are_the_training_prefix(toks, family, counts):
+    tok, name = toks[family], TINY_FAMILIES[family]
+    question = "Image-1: <image>\nImage-2: <image>\nSame?" if len(counts) == 2 else "Same?"
+    prompt = templates.encode_generation_prompt(tok, name, question, counts)
+    ids, labels = templates.encode_conversation(tok, name, conv(question, "yes"), counts)
+    assert ids[:len(prompt)] == prompt
+    assert labels[len(prompt) - 1] == IGNORE_INDEX and labels[len(prompt)] != IGNORE_INDEX
+    text = templates.build_generation_prompt(name, question, counts)
+    skip = {"qwen2": 0, "llama": 1, "phi3": 2}[family]  # BOS, and phi3's `▁` after it
+    assert tok.decode(prompt[skip:]) == text
+    assert prompt.count(tok.context_image_token_id) == sum(counts)
+
+
+def test_generation_prompt_tag_errors():
+    with pytest.raises(ValueError, match="1 <image> tags for 0 images"):
+        templates.build_generation_prompt("Hermes-2", "<image>\nq", [])
+    with pytest.raises(ValueError, match="1 <image> tags for 2 images"):
+        templates.build_generation_prompt("Hermes-2", "q <image>", [4, 4])
+
+
+def test_truncation_through_second_image(toks):
+    tok = toks["qwen2"]
+    c = conv("<image>\nq", "a", "and <image>", "b")
+    full, _ = templates.encode_conversation(tok, "Hermes-2", c, [4, 40])
+    second_end = len(full) - 1 - full[::-1].index(tok.convert_tokens_to_ids("</img>"))
+    with pytest.raises(TruncationError, match="cuts an image block"):
+        templates.encode_conversation(tok, "Hermes-2", c, [4, 40], max_length=second_end)
+    ids, labels = templates.encode_conversation(tok, "Hermes-2", c, [4, 40],
+                                                max_length=second_end + 1)
+    assert ids == full[:second_end + 1] and any(lab != IGNORE_INDEX for lab in labels)

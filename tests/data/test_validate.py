@@ -64,7 +64,7 @@ def dataset(tmp_path):
 
 def options(**kw):
     base = dict(tokenizer=build_tiny_tokenizer("qwen2"), template="Hermes-2",
-                max_seq_length=250, tokens_per_tile=16, image_size=32)
+                max_seq_length=200, tokens_per_tile=16, image_size=32)
     base.update(kw)
     return validate.CheckOptions(**base)
 
@@ -106,7 +106,7 @@ def test_check_meta_uses_each_entry(dataset, tmp_path):
     files = {p.file for p in problems}
     assert str(clean) not in files and str(path) in files
     assert any("annotation file not found" in p.reason for p in problems)
-    # max_dynamic_patch=1 keeps big.jpg at one tile: it no longer overflows 250 tokens.
+    # max_dynamic_patch=1 keeps big.jpg at one tile: it no longer overflows 200 tokens.
     assert not any("image block" in p.reason for p in problems)
 
 
@@ -116,7 +116,7 @@ def test_cli_reports_all_and_writes_rejects(dataset, tmp_path, capsys):
     build_tiny_tokenizer("qwen2").save_pretrained(tok_dir)
     rejects = tmp_path / "rejects.jsonl"
     code = main(["data", "check", str(path), "--root", str(root), "--tokenizer", str(tok_dir),
-                 "--template", "Hermes-2", "--max-seq-length", "250", "--tokens-per-tile", "16",
+                 "--template", "Hermes-2", "--max-seq-length", "200", "--tokens-per-tile", "16",
                  "--image-size", "32", "--rejects", str(rejects)])
     out = capsys.readouterr()
     assert code == 1

@@ -117,8 +117,10 @@ def _checked_turns(
             raise _fail(f"turn {i + 1}: values must be strings", source, line)
         if not answer.strip():
             raise _fail(f"turn {i + 2}: empty answer", source, line)
+        if IMAGE_TAG in answer:  # the reference would train on the image tokens as targets
+            raise _fail(f"turn {i + 2}: <image> tag in a gpt answer", source, line)
         pairs.append((question, answer))
-    tags = sum(q.count(IMAGE_TAG) + a.count(IMAGE_TAG) for q, a in pairs)
+    tags = sum(q.count(IMAGE_TAG) for q, _ in pairs)
     if num_images == 1 and tags == 0:
         pairs[0] = (IMAGE_TAG + "\n" + pairs[0][0], pairs[0][1])  # reference: prepend for 1 image
         tags = 1
@@ -162,8 +164,8 @@ def _prefix_ids(tokenizer, template: Template) -> list[int]:
     prefix = list(tokenizer.encode("", add_special_tokens=True))
     if template.space_after_bos and prefix:
         space = tokenizer.convert_tokens_to_ids(SENTENCEPIECE_SPACE)
-        if space is not None and space != tokenizer.unk_token_id:
-            prefix.append(space)
+        if space not in (None, tokenizer.unk_token_id) and prefix[-1] != space:
+            prefix.append(space)  # unless the tokenizer has the slow tokenizer's quirk itself
     return prefix
 
 

@@ -17,7 +17,14 @@ from __future__ import annotations
 import json
 
 from tokenizers import (
-    AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers,
+    AddedToken,
+    Regex,
+    Tokenizer,
+    decoders,
+    models,
+    pre_tokenizers,
+    processors,
+    trainers,
 )
 from transformers import PreTrainedTokenizerFast
 
@@ -32,7 +39,7 @@ SPECIAL_TOKENS = (
     *tokens.INTERNVL_SPECIAL_TOKENS,
     "<video>", "<s>", "</s>", "<|system|>", "<|user|>", "<|assistant|>", "<|end|>",
 )
-VOCAB_SIZE = 1000  # about; SentencePiece-style families: 256 byte tokens + learned pieces
+VOCAB_SIZE = 1024  # about; SentencePiece-style families: 256 byte tokens + learned pieces
 # Qwen2's tokenizer.json pre-tokenizer regex (applied before the byte-level mapping).
 QWEN2_SPLIT = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
@@ -61,6 +68,7 @@ _CORPUS = (
     "Respond with only the letter (A, B, C, D, or E) of the correct option. The best answer is:",
     "(A) (B) (C) (D) (E) A. B. C. D. E. A B C D E All the above answers are wrong.",
     "Is there a red shape? How many squares are there? Are there more red than blue shapes?",
+    "Is there a blue circle? Is there a green circle? Is there a red circle? a white circle",
     "Is it a rural or an urban area? What is the area covered by buildings?",
     "What are the important objects in the current scene? There is a red car to the front of "
     "the ego vehicle. What is the colour of the object? Is it moving? Is the truck moving?",
@@ -78,6 +86,11 @@ _CORPUS = (
     "Image-1: Image-2: Compare them. The second image is darker. The first image.",
     "First line.\n\nSecond line.\n\n- item one\n- item two\n  indented\n\nEnd.",
 )
+# Answers start right after the header's newline, with no space: train these bare forms too.
+_ANSWER_STARTS = (
+    "yes", "no", "Yes.", "No.", "The", "There", "A", "Slow", "Keep", "rural", "urban",
+    "red", "green", "blue", "yellow", "white", "black", "orange", "purple",
+)
 
 
 def _train(family: str) -> Tokenizer:
@@ -89,7 +102,7 @@ def _train(family: str) -> Tokenizer:
             pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
         ])
     else:  # train per word; at run time the whole piece is one word, as in LlamaTokenizer
-        tok.pre_tokenizer = pre_tokenizers.Metaspace("▁", prepend_scheme="first", split=True)
+        tok.pre_tokenizer = pre_tokenizers.Metaspace("▁", prepend_scheme="never", split=True)
     trainer = trainers.BpeTrainer(
         vocab_size=VOCAB_SIZE if byte_level else VOCAB_SIZE - 256,
         special_tokens=list(SPECIAL_TOKENS),
@@ -98,7 +111,7 @@ def _train(family: str) -> Tokenizer:
     )
     # Llama/Phi-3 vocabularies have no newline piece: "\n" falls back to the byte <0x0A>.
     corpus = _CORPUS if byte_level else tuple(text.replace("\n", " ") for text in _CORPUS)
-    tok.train_from_iterator(list(corpus) * 3, trainer=trainer)
+    tok.train_from_iterator([*corpus, *_ANSWER_STARTS] * 3, trainer=trainer)
     if byte_level:
         tok.decoder = decoders.ByteLevel()
         return tok
@@ -146,3 +159,49 @@ def build_tiny_tokenizer(family: str = "qwen2") -> PreTrainedTokenizerFast:
             "video_token": "<video>",
         },
     )
+
+
+def tiny_config(family: str, tokenizer: PreTrainedTokenizerFast):
+    """A ~150k-parameter InternVL config: 64 px tiles of 16 px patches -> 4 tokens per tile."""
+    from transformers import (
+        InternVLConfig,
+        InternVLVisionConfig,
+        LlamaConfig,
+        Phi3Config,
+        Qwen2Config,
+    )
+
+    text_cls = {"qwen2": Qwen2Config, "llama": LlamaConfig, "phi3": Phi3Config}[family]
+    text = text_cls(
+        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=4 if family == "phi3" else 2,
+        max_position_embeddings=4096, tie_word_embeddings=family == "qwen2",
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    vision = InternVLVisionConfig(
+        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+        image_size=[64, 64], patch_size=[16, 16], attention_bias=True, use_mean_pooling=True,
+        layer_scale_init_value=1.0, norm_type="layer_norm",
+    )
+    return InternVLConfig(
+        vision_config=vision, text_config=text, image_token_id=tokenizer.context_image_token_id,
+        downsample_ratio=0.5, vision_feature_layer=-1, vision_feature_select_strategy="default",
+        projector_hidden_act="gelu", image_seq_length=4, tie_word_embeddings=family == "qwen2",
+    )
+
+
+def build_tiny_model(family: str = "qwen2", seed: int = 0):
+    """(model, tokenizer): a random tiny InternVL; same seed => identical weight bytes."""
+    import torch
+    from transformers import InternVLForConditionalGeneration
+
+    tokenizer = build_tiny_tokenizer(family)
+    config = tiny_config(family, tokenizer)
+    state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        model = InternVLForConditionalGeneration(config)
+    finally:
+        torch.random.set_rng_state(state)
+    return model.float(), tokenizer
