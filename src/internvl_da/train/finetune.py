@@ -10,6 +10,7 @@ written to `output_dir`.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import os
 from importlib import resources
@@ -64,6 +65,38 @@ def check_inputs(cfg: TrainConfig, meta_path: str | Path, tokens_per_tile: int) 
     return meta
 
 
+class Endless(torch.utils.data.IterableDataset):
+    """Pass after pass of a stream, so the Trainer sees one epoch of `max_steps` batches.
+
+    The Trainer counts an iterable's epoch as max_steps batches; a stream that ends earlier
+    would make resuming skip the wrong batches. The reference also restarts the packed
+    stream when it runs out, in the same order (spec §14).
+    """
+
+    def __init__(self, make_pass):
+        super().__init__()
+        self.make_pass = make_pass
+
+    def __iter__(self):
+        for n in itertools.count():
+            empty = True
+            for item in self.make_pass(n):
+                empty = False
+                yield item
+            if empty:
+                raise ValueError("the training data yields no sample")
+
+
+def _shuffled_shard(datasets, rank: int, world_size: int, seed: int):
+    combined = torch.utils.data.ConcatDataset(datasets)
+
+    def one_pass(n: int):
+        order = torch.randperm(len(combined), generator=torch.Generator().manual_seed(seed + n))
+        for i in order[rank::world_size].tolist():
+            yield combined[i]
+    return one_pass
+
+
 def make_loader_factory(datasets, cfg: TrainConfig, pad_token_id: int):
     def factory(rank: int, world_size: int):
         if cfg.packing:
@@ -71,15 +104,12 @@ def make_loader_factory(datasets, cfg: TrainConfig, pad_token_id: int):
                                    cfg.max_packed_tiles, cfg.max_buffers, rank, world_size,
                                    seed=0)
             return torch.utils.data.DataLoader(
-                stream, batch_size=cfg.per_device_batch_size, num_workers=cfg.num_workers,
+                Endless(lambda n: iter(stream)), batch_size=cfg.per_device_batch_size,
+                num_workers=cfg.num_workers,
                 collate_fn=lambda rows: collate_packed(rows, pad_token_id))
-        combined = torch.utils.data.ConcatDataset(datasets)
-        sampler = torch.utils.data.DistributedSampler(
-            combined, world_size, rank, shuffle=True, seed=cfg.seed) if world_size > 1 else None
-        generator = torch.Generator().manual_seed(cfg.seed)
         return torch.utils.data.DataLoader(
-            combined, batch_size=cfg.per_device_batch_size, sampler=sampler,
-            shuffle=sampler is None, generator=generator, num_workers=cfg.num_workers,
+            Endless(_shuffled_shard(datasets, rank, world_size, cfg.seed)),
+            batch_size=cfg.per_device_batch_size, num_workers=cfg.num_workers,
             collate_fn=lambda s: collate_padded(s, pad_token_id, cfg.loss_reduction))
     return factory
 

@@ -55,6 +55,21 @@ class InternVLTrainer(Trainer):
             loss = loss + 0.0 * vit(pixel_values=dummy).last_hidden_state.sum()
         return (loss, outputs) if return_outputs else loss
 
+    def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
+        # transformers saves InternVL under its legacy key names; the Trainer's resume path
+        # loads the file verbatim and silently matches nothing. Load through from_pretrained,
+        # which applies the key mapping, and fail if any tensor is left out.
+        model = model or self.model
+        if hasattr(model, "get_base_model") or self.is_deepspeed_enabled:
+            return super()._load_from_checkpoint(resume_from_checkpoint, model)
+        loaded = type(model).from_pretrained(resume_from_checkpoint, dtype=model.dtype)
+        result = model.load_state_dict(loaded.state_dict(), strict=False)
+        missing = [k for k in result.missing_keys if k not in ("lm_head.weight",)]
+        if missing or result.unexpected_keys:
+            raise RuntimeError(f"{resume_from_checkpoint}: checkpoint does not match the "
+                               f"model (missing {missing[:5]}, unexpected "
+                               f"{result.unexpected_keys[:5]})")
+
     def create_optimizer(self, model=None):
         if self.optimizer is None:
             cfg = self.train_config
