@@ -21,6 +21,7 @@ COMMANDS: dict[tuple[str | None, str], tuple[str, str]] = {
     ("prep", "meta"): ("prep_meta", "write a train_meta JSON: general SFT mix + one domain"),
     ("data", "check"): ("data_check", "validate a meta JSON or JSONL; report every problem"),
     (None, "train"): ("train", "fine-tune one size on one domain with the DA recipe"),
+    (None, "eval"): ("eval", "run a benchmark on a checkpoint: predictions + metrics"),
     (None, "convert"): ("convert", "original InternVL2 checkpoint <-> native transformers"),
 }
 

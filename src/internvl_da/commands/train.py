@@ -9,8 +9,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--domain", required=True, choices=("drivelm", "medical", "remote"))
     parser.add_argument("--size", required=True,
                         help="tiny, tiny-llama, tiny-phi3 (in-process), 1b, 2b or 4b")
-    parser.add_argument("--meta", required=True, help="train_meta JSON (internvl-da prep meta)")
-    parser.add_argument("--output", required=True, help="run directory (checkpoints, final/)")
+    parser.add_argument("--meta", help="train_meta JSON (default: data/prepared/meta/DOMAIN.json, "
+                        "written by `make demo`)")
+    parser.add_argument("--output", help="run directory (default: runs/DOMAIN-SIZE)")
     parser.add_argument("--checkpoint", help="native InternVL checkpoint (1b/2b/4b)")
     parser.add_argument("--max-steps", type=int, help="override the recipe's max_steps")
     parser.add_argument("--resume", action="store_true",
@@ -46,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
     if args.max_steps is not None:
         overrides["max_steps"] = args.max_steps
     cfg = recipe(args.size, args.domain, **overrides)
-    metrics = finetune(cfg, args.meta, args.output, args.checkpoint, args.resume, args.report_to)
+    meta = args.meta or f"data/prepared/meta/{args.domain}.json"
+    output = args.output or f"runs/{args.domain}-{args.size}"
+    metrics = finetune(cfg, meta, output, args.checkpoint, args.resume, args.report_to)
     print({k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()})
     return 0

@@ -1,0 +1,85 @@
+"""Inference over a benchmark's records into predictions.jsonl, resumable.
+
+Each finished sample is appended and flushed at once; a rerun skips the ids already in the file,
+so an interrupted run continues where it stopped and ends with the same file. Benchmarks are a
+plain dict: each name reads ITS OWN data (the reference dispatcher swapped RSVQA-LR and
+RSVQA-HR-test2; see tests/eval/test_runner.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from internvl_da.eval import rsvqa
+from internvl_da.eval.generate import GenerationSettings, answer
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    annotation: str  # relative to --data-root
+    image_root: str  # relative to --data-root
+    max_new_tokens: int
+    load: Callable[[Path, Path], list[dict]]
+    score: Callable[[list[dict]], dict]
+
+
+def load_rsvqa(annotation: Path, image_root: Path) -> list[dict]:
+    """Items {id, question (as asked), image, answer, type} from the evaluation JSON list."""
+    return [{"id": int(r["id"]), "question": r["question"] + rsvqa.PROMPT_SUFFIX,
+             "image": str(image_root / r["image"]), "answer": r["gt_answer"], "type": r["type"]}
+            for r in json.loads(annotation.read_text(encoding="utf-8"))]
+
+
+BENCHMARKS: dict[str, Benchmark] = {
+    "rsvqa-lr": Benchmark("remote/rsvqa_lr_test.json", "rsvqa/LR/Images_LR", 50, load_rsvqa,
+                          rsvqa.score),
+    "rsvqa-hr-test1": Benchmark("remote/rsvqa_hr_test1.json", "rsvqa/HR/Data", 50, load_rsvqa,
+                                rsvqa.score),
+    "rsvqa-hr-test2": Benchmark("remote/rsvqa_hr_test2.json", "rsvqa/HR/Data", 50, load_rsvqa,
+                                rsvqa.score),
+}
+
+
+def get_benchmark(name: str) -> Benchmark:
+    try:
+        return BENCHMARKS[name]
+    except KeyError:
+        raise ValueError(f"unknown benchmark {name!r}; choose from {sorted(BENCHMARKS)}") from None
+
+
+def _done_ids(path: Path) -> set:
+    if not path.is_file():
+        return set()
+    return {json.loads(line)["id"] for line in path.read_text().splitlines() if line.strip()}
+
+
+def run_benchmark(name: str, model, tokenizer, settings: GenerationSettings, prepared: Path,
+                  images: Path, out: Path, limit: int | None = None) -> dict:
+    """Predict every item (skipping finished ones), then score the whole file."""
+    bench = get_benchmark(name)
+    items = bench.load(prepared / bench.annotation, images / bench.image_root)[:limit]
+    missing = [i["image"] for i in items if not os.path.isfile(i["image"])]
+    if missing:
+        raise FileNotFoundError(f"{len(missing)} images missing, e.g. {missing[:3]}")
+    out.mkdir(parents=True, exist_ok=True)
+    predictions = out / "predictions.jsonl"
+    done = _done_ids(predictions)
+    settings = GenerationSettings(**{**settings.__dict__, "max_new_tokens": bench.max_new_tokens})
+    with open(predictions, "a", encoding="utf-8") as handle:
+        for item in tqdm(items, desc=name, unit="sample"):
+            if item["id"] in done:
+                continue
+            record = {**item, "prediction": answer(model, tokenizer, settings, item["question"],
+                                                   item["image"])}
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            handle.flush()
+    by_id = {r["id"]: r for r in map(json.loads, predictions.read_text().splitlines())}
+    metrics = bench.score([by_id[i["id"]] for i in items])
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
+    return metrics
