@@ -150,6 +150,7 @@ def test_collate_padded_pads_to_longest():
     assert (batch["labels"][0, 6:] == IGNORE_INDEX).all()
     assert batch["pixel_values"].shape[0] == 3
     assert packing.padding_stats(batch)["useful"] == 15
+    assert packing.padding_stats(batch)["samples"] == 2
 
 
 def test_collate_packed():
@@ -159,7 +160,7 @@ def test_collate_packed():
     assert batch["input_ids"].shape == (2, 10)
     assert batch["attention_mask"].shape == (2, 1, 10, 10)
     assert batch["loss_weight"].dtype == torch.float32
-    assert packing.padding_stats(batch) == {"tokens": 20, "useful": 17,
+    assert packing.padding_stats(batch) == {"samples": 3, "tokens": 20, "useful": 17,
                                             "padding_ratio": pytest.approx(0.15)}
 
 

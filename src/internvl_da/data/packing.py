@@ -216,10 +216,13 @@ def collate_padded(samples: Sequence[dict], pad_token_id: int, reduction: str = 
 
 
 def padding_stats(batch: dict) -> dict:
-    """Useful-token share of a collated batch (for logging and the packing benchmark)."""
+    """Samples, tokens and padding share of a collated batch (reference `statistics`, §15.2)."""
     total = batch["input_ids"].numel()
     if "sample_lengths" in batch:
+        samples = sum(len(lengths) for lengths in batch["sample_lengths"])
         useful = sum(sum(lengths) for lengths in batch["sample_lengths"])
     else:
+        samples = batch["input_ids"].shape[0]
         useful = int(batch["attention_mask"].sum())
-    return {"tokens": total, "useful": useful, "padding_ratio": 1 - useful / total}
+    return {"samples": samples, "tokens": total, "useful": useful,
+            "padding_ratio": 1 - useful / total}
