@@ -36,6 +36,7 @@ PREP := data/prepared
 I := $(BIN)/internvl-da
 
 demo: setup ## sample data -> stitching -> conversion -> meta files -> validation (CPU, ~1 min)
+	rm -rf $(PREP)  # outputs of an older sample would be stale
 	$(I) prep sample --out $(SAMPLE) --force
 	$(I) prep stitch-drivelm --data-root $(SAMPLE) --ann-file $(SAMPLE)/drivelm/v1_1_train_nus.json --out $(PREP)/drivelm/stitch --workers 2
 	$(I) prep stitch-drivelm --data-root $(SAMPLE) --ann-file $(SAMPLE)/drivelm/v1_1_val_nus.json --out $(PREP)/drivelm/stitch --workers 2

@@ -18,11 +18,21 @@ if TYPE_CHECKING:
 M2_PER_PIXEL = 0.25  # HR "area" answers: square metres per pixel of the synthetic image
 
 
+def colour_presence_question(rng: random.Random, scene: synthetic.Scene) -> tuple[str, str]:
+    """'Is there a red shape?': balanced yes/no on colour alone (learnable by a tiny model)."""
+    present = sorted({s.colour for s in scene.shapes})
+    absent = [c for c in synthetic.PALETTE if c not in present]
+    pool = present if present and (not absent or rng.random() < 0.5) else absent
+    colour = rng.choice(pool)
+    return f"Is there a {colour} shape?", "yes" if colour in present else "no"
+
+
 def _rsvqa_questions(rng: random.Random, scene: synthetic.Scene, types: tuple[str, ...]):
     out = []
     for qtype in types:
         if qtype == "presence":
-            out += [("presence", *synthetic.presence_question(rng, scene)) for _ in range(2)]
+            out.append(("presence", *synthetic.presence_question(rng, scene)))
+            out.append(("presence", *colour_presence_question(rng, scene)))
         elif qtype == "comp":
             out.append(("comp", *synthetic.comparison_question(rng, scene)))
         elif qtype == "count":
@@ -63,7 +73,7 @@ def write_rsvqa(writer: Writer, rng: random.Random, scale: int) -> dict:
     lr_types = ("presence", "comp", "rural_urban", "count")
     hr_types = ("presence", "comp", "count", "area")
     counts = {}
-    for name, n, first in (("train", 12 * scale, 1000), ("test", 4 * scale, 5000)):
+    for name, n, first in (("train", 60 * scale, 1000), ("test", 8 * scale, 5000)):
         counts[f"lr_{name}"] = _write_rsvqa_split(
             writer, rng, f"rsvqa/LR/LR_split_{name}", "rsvqa/LR/Images_LR", 256, n, lr_types,
             first)
