@@ -13,7 +13,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", help="output directory (default DATA_ROOT/stitch)")
     parser.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
     parser.add_argument("--force", action="store_true", help="re-stitch existing outputs")
-    parser.add_argument("--font", help="DejaVuSans-Bold.ttf to use (default: the system copy)")
+    parser.add_argument("--font", help="label font file (default: DejaVuSans-Bold.ttf from "
+                                       "/usr/share/fonts/truetype/dejavu, then "
+                                       "/usr/share/fonts/dejavu)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,14 +1,21 @@
 """DriveLM v1.1 QA -> InternVL JSONL on the stitched frames (spec training.md §9.2).
 
 One line per QA item, in the order perception + prediction + planning + behavior of each key
-frame; `id` = `{scene}_{frame}_{i}`, `image` = `{scene}_{frame}.jpg`. Object tags
+frame (the DriveLM scorer's id order, evaluation.md §6.3); `id` = `{scene}_{frame}_{i}`,
+`image` = `{scene}_{frame}.jpg` (the stitched frame, prep/stitch.py). Object tags
 `<c1,CAM_FRONT,1088.3,497.5>` become `<c1,CAM_FRONT,[x,y]>` on the 0-1000 stitched canvas
-(data/coords.py). Validation lines keep the original question as `question_old`.
+(data/coords.py; integers by default, see `normalize_tags`). Validation lines keep the original
+question as `question_old`, which the evaluation writes back as DriveLM's `question`.
 
-Prompt wording: the human turn is `<image>\\n` + the question. The paper says prompts explain the
-tag encoding; the released wording is unverified, so that sentence is optional
-(`object_hint=True` prefixes OBJECT_HINT). A questions-only file (no "A") yields lines with
-`"answer_available": false` and an empty answer: evaluation input, never training data.
+Decisions where the release is [verify]:
+- Prompt: the human turn is `<image>\\n` + the normalised question. The paper says prompts
+  explain the tag encoding, but the released wording is unknown, so that sentence is opt-in
+  (`object_hint=True` inserts OBJECT_HINT before the question).
+- Questions-only files (`v1_1_val_nus_q_only.json`, no "A"): accepted for split "val" only.
+  Each line carries `"answer_available": false` and an empty gpt turn; the turn is kept because
+  the evaluation reads `conversations[1]` as its `gt_answers` field, and the empty answer makes
+  the data validator reject the file as training data. A training item without an answer is an
+  error.
 """
 
 from __future__ import annotations
@@ -27,54 +34,85 @@ OBJECT_HINT = (
     "camera where the object's center point is situated, and x, y represent the horizontal and "
     "vertical coordinates of the center point of the 2D bounding box. "
 )
-_TAG_LIKE = re.compile(r"<c\d+,[^<>]*>")
+_TAG_LIKE = re.compile(r"<c\d+,[^<>]*>")  # anything that looks like an object tag
 
 
-def _normalised(text: str, where: str, source: str) -> str:
+def _normalised(text: str, where: str, source: str, decimals: int) -> str:
     for tag in _TAG_LIKE.findall(text):
         if not RAW_TAG.fullmatch(tag):
             raise SampleError(source, None, f"{where}: malformed object tag {tag!r}")
     try:
-        return normalize_tags(text)
-    except ValueError as exc:
+        return normalize_tags(text, decimals)
+    except ValueError as exc:  # unknown camera
         raise SampleError(source, None, f"{where}: {exc}") from None
 
 
+def _frame_items(data: object, where: str, source: str) -> list:
+    """The frame's QA items in scoring order (missing parts are empty)."""
+    qa = data.get("QA") if isinstance(data, dict) else None
+    if not isinstance(qa, dict):
+        raise SampleError(source, None, f"{where}: no 'QA' object")
+    items = []
+    for part in QA_ORDER:
+        part_items = qa.get(part, [])
+        if not isinstance(part_items, list):
+            raise SampleError(source, None, f"{where}: QA '{part}' is not a list")
+        items.extend(part_items)
+    return items
+
+
+def _record(qa: object, frame_id: str, i: int, split: str, options: dict, where: str,
+            source: str) -> dict:
+    if not isinstance(qa, dict) or not isinstance(qa.get("Q"), str):
+        raise SampleError(source, None, f"{where}: missing question 'Q'")
+    answer = qa.get("A")
+    if answer is not None and not isinstance(answer, str):
+        raise SampleError(source, None, f"{where}: answer 'A' is not a string")
+    if answer is None and split == "train":
+        raise SampleError(source, None, f"{where}: training item has no answer")
+    hint = OBJECT_HINT if options["object_hint"] else ""
+    question = _normalised(qa["Q"], where, source, options["decimals"])
+    record = {"id": f"{frame_id}_{i}", "image": frame_id + options["image_ext"],
+              "conversations": [
+                  {"from": "human", "value": "<image>\n" + hint + question},
+                  {"from": "gpt", "value": "" if answer is None else
+                   _normalised(answer, where, source, options["decimals"])}]}
+    if split == "val":
+        record["question_old"] = qa["Q"]
+    if answer is None:
+        record["answer_available"] = False
+    return record
+
+
 def convert_drivelm(raw: dict, split: str = "train", object_hint: bool = False,
-                    source: str = "<drivelm>") -> list[dict]:
-    """InternVL records for every QA item of a DriveLM v1.1 annotation dict."""
+                    source: str = "<drivelm>", image_ext: str = ".jpg",
+                    decimals: int = 0) -> list[dict]:
+    """InternVL records for every QA item of a DriveLM v1.1 annotation dict (pure).
+
+    `decimals` is the precision of the normalised tag coordinates (0: integers).
+    Errors name `source`, the scene, the frame and the QA index.
+    """
     if split not in ("train", "val"):
         raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+    options = {"object_hint": object_hint, "image_ext": image_ext, "decimals": decimals}
     records = []
     for scene, info in raw.items():
-        for frame, data in info.get("key_frames", {}).items():
-            items = [qa for part in QA_ORDER for qa in data.get("QA", {}).get(part, [])]
+        frames = info.get("key_frames") if isinstance(info, dict) else None
+        if not isinstance(frames, dict):
+            raise SampleError(source, None, f"scene {scene}: no 'key_frames' object")
+        for frame, data in frames.items():
+            items = _frame_items(data, f"scene {scene} frame {frame}", source)
             for i, qa in enumerate(items):
                 where = f"scene {scene} frame {frame} QA {i}"
-                if not isinstance(qa.get("Q"), str):
-                    raise SampleError(source, None, f"{where}: missing question 'Q'")
-                question = _normalised(qa["Q"], where, source)
-                prompt = "<image>\n" + (OBJECT_HINT if object_hint else "") + question
-                answer = qa.get("A")
-                record = {"id": f"{scene}_{frame}_{i}", "image": f"{scene}_{frame}.jpg",
-                          "conversations": [
-                              {"from": "human", "value": prompt},
-                              {"from": "gpt", "value": _normalised(answer, where, source)
-                               if isinstance(answer, str) else ""}]}
-                if split == "val":
-                    record["question_old"] = qa["Q"]
-                if not isinstance(answer, str):
-                    if split == "train":
-                        raise SampleError(source, None, f"{where}: training item has no answer")
-                    record["answer_available"] = False
-                records.append(record)
+                records.append(_record(qa, f"{scene}_{frame}", i, split, options, where, source))
     return records
 
 
 def prepare_drivelm(ann_file: str | Path, out: str | Path, split: str = "train",
-                    object_hint: bool = False) -> int:
-    """Convert one DriveLM annotation file; returns the number of lines written."""
+                    object_hint: bool = False, image_ext: str = ".jpg",
+                    decimals: int = 0) -> int:
+    """Convert one DriveLM annotation file to JSONL (atomic write); returns the line count."""
     raw = json.loads(Path(ann_file).read_text(encoding="utf-8"))
-    records = convert_drivelm(raw, split, object_hint, source=str(ann_file))
+    records = convert_drivelm(raw, split, object_hint, str(ann_file), image_ext, decimals)
     write_jsonl(out, records)
     return len(records)

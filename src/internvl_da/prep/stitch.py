@@ -9,11 +9,15 @@ Reference bugs fixed (spec training.md §9.4): `../nuscenes/samples/...` resolve
 root instead of `/nuscenes`; the font is a parameter with a clear error when absent; frames are
 not read through a global; sources that are not 1600x900 are rejected (the evaluation
 back-projection hard-codes that size); outputs are written atomically, skipped when present
-unless forced, and produced by a process pool.
+unless forced, and produced by a process pool. A repeated frame id is reported and stitched
+once, as in the reference. `stitch_manifest.json` next to the outputs records what their bytes
+depend on besides the inputs: the font file's sha256 and the Pillow, FreeType and libjpeg
+versions.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -23,7 +27,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import PIL
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, features
 from tqdm import tqdm
 
 from internvl_da.data.coords import CAMERA_ORDER, CELL_H, CELL_W, SOURCE_H, SOURCE_W
@@ -61,19 +65,26 @@ def stitch_frame(camera_paths: dict[str, str | Path], font_path: str | Path,
     canvas = Image.new("RGB", (3 * CELL_W, 2 * CELL_H))
     font = _font(str(font_path))
     for k, cam in enumerate(CAMERA_ORDER):
-        path = camera_paths[cam]
-        try:
-            with Image.open(path) as src:
-                if src.size != (SOURCE_W, SOURCE_H):
-                    raise SampleError(str(path), None, f"frame {frame_id}: camera {cam} is "
-                                      f"{src.size[0]}x{src.size[1]}, expected 1600x900")
-                image = src.convert("RGB").resize((CELL_W, CELL_H))
-        except FileNotFoundError:
-            raise SampleError(str(path), None, f"frame {frame_id}: camera {cam} image not found")\
-                from None
+        image = _load_camera(camera_paths[cam], cam, frame_id)
         ImageDraw.Draw(image).text((0, 0), cam, LABEL_COLOUR, font=font)
         canvas.paste(image, ((k % 3) * CELL_W, (k // 3) * CELL_H))
     return canvas
+
+
+def _load_camera(path: str | Path, cam: str, frame_id: str) -> Image.Image:
+    """One camera as RGB 896x448 (BICUBIC, PIL's default for resize)."""
+    where = f"frame {frame_id}: camera {cam}"
+    try:
+        with Image.open(path) as src:
+            if src.size != (SOURCE_W, SOURCE_H):
+                # The evaluation back-projection assumes 1600x900 (training.md §9.4 bug 5).
+                raise SampleError(str(path), None, f"{where} is {src.size[0]}x{src.size[1]}, "
+                                  f"expected {SOURCE_W}x{SOURCE_H}")
+            return src.convert("RGB").resize((CELL_W, CELL_H))
+    except FileNotFoundError:
+        raise SampleError(str(path), None, f"{where} image not found") from None
+    except OSError as exc:  # unreadable, corrupt or truncated file
+        raise SampleError(str(path), None, f"{where} image unreadable: {exc}") from None
 
 
 def resolve_camera_path(data_root: str | Path, rel: str) -> Path:
@@ -81,76 +92,139 @@ def resolve_camera_path(data_root: str | Path, rel: str) -> Path:
     return Path(data_root) / rel.removeprefix("../")
 
 
-def list_frames(raw: dict, data_root: str | Path, source: str = "") -> list[tuple[str, dict]]:
-    """(frame id `{scene}_{frame}`, camera -> path) for every key frame; duplicates rejected."""
-    frames, seen = [], set()
+def list_frames(raw: dict, data_root: str | Path,
+                source: str = "") -> tuple[list[tuple[str, dict]], list[str]]:
+    """([(frame id `{scene}_{frame}`, camera -> path)], duplicate ids) over every key frame.
+
+    As the reference, a repeated frame id is reported and stitched once; a repeat whose camera
+    files differ is an error (one output name cannot hold two images).
+    """
+    frames: dict[str, dict] = {}
+    duplicates = []
     for scene, info in raw.items():
-        for frame, data in info.get("key_frames", {}).items():
+        if not isinstance(info, dict) or not isinstance(info.get("key_frames"), dict):
+            raise SampleError(source, None, f"scene {scene}: no 'key_frames' object")
+        for frame, data in info["key_frames"].items():
             frame_id = f"{scene}_{frame}"
-            if frame_id in seen:
-                raise SampleError(source, None, f"duplicate frame id {frame_id}")
-            seen.add(frame_id)
-            paths = data.get("image_paths", {})
-            missing = [cam for cam in CAMERA_ORDER if cam not in paths]
-            if missing:
-                raise SampleError(source, None, f"frame {frame_id}: no image path for {missing}")
-            frames.append((frame_id, {cam: resolve_camera_path(data_root, paths[cam])
-                                      for cam in CAMERA_ORDER}))
-    return frames
+            paths = _camera_paths(data, data_root, frame_id, source)
+            if frame_id in frames:
+                if frames[frame_id] != paths:
+                    raise SampleError(source, None, f"duplicate frame id {frame_id} with "
+                                      "different image paths")
+                duplicates.append(frame_id)
+                continue
+            frames[frame_id] = paths
+    return list(frames.items()), duplicates
+
+
+def _camera_paths(data: dict, data_root: str | Path, frame_id: str, source: str) -> dict:
+    paths = data.get("image_paths") if isinstance(data, dict) else None
+    if not isinstance(paths, dict):
+        raise SampleError(source, None, f"frame {frame_id}: no 'image_paths' object")
+    missing = [cam for cam in CAMERA_ORDER if cam not in paths]
+    if missing:
+        raise SampleError(source, None, f"frame {frame_id}: no image path for {missing}")
+    return {cam: resolve_camera_path(data_root, paths[cam]) for cam in CAMERA_ORDER}
 
 
 def _save_atomic(image: Image.Image, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    image.save(tmp, format="JPEG")  # Pillow defaults: quality 75, 4:2:0, as the reference
-    os.replace(tmp, path)
+    try:
+        image.save(tmp, format="JPEG")  # Pillow defaults: quality 75, 4:2:0, as the reference
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
-def _stitch_job(job: tuple[str, dict, str, str]) -> str:
+def _stitch_job(job: tuple[str, dict, str, str]) -> tuple[str, int | None, str] | None:
+    """Stitch and save one frame; a bad input comes back as SampleError's fields.
+
+    SampleError cannot be unpickled (its __init__ takes three arguments), so an error raised
+    in a pool worker would not reach the parent; it is returned as data and re-raised there.
+    """
     frame_id, paths, out_dir, font_path = job
-    _save_atomic(stitch_frame(paths, font_path, frame_id), Path(out_dir) / f"{frame_id}.jpg")
-    return frame_id
+    try:
+        image = stitch_frame(paths, font_path, frame_id)
+    except SampleError as exc:
+        return exc.source, exc.line, exc.reason
+    _save_atomic(image, Path(out_dir) / f"{frame_id}.jpg")
+    return None
+
+
+def _run_jobs(todo: list[tuple[str, dict, str, str]], workers: int) -> None:
+    with contextlib.ExitStack() as stack:
+        bar = stack.enter_context(tqdm(total=len(todo), desc="stitch", unit="frame", leave=False))
+        if workers > 1 and len(todo) > 1:
+            pool = stack.enter_context(get_context("spawn").Pool(min(workers, len(todo))))
+            results = pool.imap_unordered(_stitch_job, todo)
+        else:
+            results = map(_stitch_job, todo)
+        for error in results:
+            if error is not None:
+                raise SampleError(*error)
+            bar.update()
 
 
 @dataclass(frozen=True)
 class StitchSummary:
+    """What one stitching run did; `duplicates` lists repeated frame ids (stitched once)."""
+
     out_dir: str
     frames: int
     written: int
     skipped: int
+    duplicates: tuple[str, ...] = ()
 
     def __str__(self) -> str:
-        return (f"stitched {self.written} frames into {self.out_dir} "
+        text = (f"stitched {self.written} frames into {self.out_dir} "
                 f"({self.skipped} already present, {self.frames} in the annotation)")
+        if self.duplicates:
+            shown = ", ".join(self.duplicates[:5]) + (" ..." if len(self.duplicates) > 5 else "")
+            text += f"; {len(self.duplicates)} duplicate frame ids stitched once: {shown}"
+        return text
 
 
 def stitch_all(data_root: str | Path, ann_file: str | Path, out_dir: str | Path | None = None,
                workers: int = 1, force: bool = False,
                font_path: str | Path | None = None) -> StitchSummary:
-    """Stitch every key frame of a DriveLM annotation file into `out_dir` (default ROOT/stitch)."""
+    """Stitch every key frame of a DriveLM annotation file into `out_dir` (default ROOT/stitch).
+
+    Existing outputs are kept unless `force`. Without `force`, the folder's manifest (left by
+    earlier runs, of any split) must match this font and Pillow build, else the folder would
+    mix two renderings; a folder with kept outputs but no manifest is refused too.
+    """
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
     font = find_font(font_path)
     raw = json.loads(Path(ann_file).read_text(encoding="utf-8"))
-    frames = list_frames(raw, data_root, str(ann_file))
+    frames, duplicates = list_frames(raw, data_root, str(ann_file))
     out = Path(out_dir) if out_dir else Path(data_root) / "stitch"
     out.mkdir(parents=True, exist_ok=True)
     todo = [(fid, paths, str(out), str(font)) for fid, paths in frames
             if force or not (out / f"{fid}.jpg").exists()]
-    bar = tqdm(total=len(todo), desc="stitch", unit="frame", leave=False)
-    if workers > 1 and len(todo) > 1:
-        with get_context("spawn").Pool(workers) as pool:
-            for _ in pool.imap_unordered(_stitch_job, todo):
-                bar.update()
-    else:
-        for job in todo:
-            _stitch_job(job)
-            bar.update()
-    bar.close()
-    _write_manifest(out, font)
-    return StitchSummary(str(out), len(frames), len(todo), len(frames) - len(todo))
+    manifest = _manifest(font)
+    if not force:
+        _check_manifest(out, manifest, kept=len(frames) - len(todo))
+    write_json(out / MANIFEST_NAME, manifest)  # first, so that an interrupted run can resume
+    _run_jobs(todo, workers)
+    return StitchSummary(str(out), len(frames), len(todo), len(frames) - len(todo),
+                         tuple(duplicates))
 
 
-def _write_manifest(out: Path, font: Path) -> None:
-    # What the output bytes depend on besides the inputs (spec §9.4 "Reproducibility").
-    font_sha = hashlib.sha256(font.read_bytes()).hexdigest()
-    write_json(out / MANIFEST_NAME, {
-        "font_file": font.name, "font_sha256": font_sha, "font_size": FONT_SIZE,
-        "pillow": PIL.__version__, "freetype": ImageFont.core.freetype2_version})
+def _manifest(font: Path) -> dict:
+    # What the output bytes depend on besides the inputs (training.md §9.4 "Reproducibility").
+    return {"font_file": font.name, "font_sha256": hashlib.sha256(font.read_bytes()).hexdigest(),
+            "font_size": FONT_SIZE, "pillow": PIL.__version__,
+            "freetype": features.version("freetype2"), "libjpeg": features.version("jpg"),
+            "libjpeg_turbo": features.version("libjpeg_turbo")}
+
+
+def _check_manifest(out: Path, manifest: dict, kept: int) -> None:
+    """An output folder holds frames of one font and Pillow build (checked across splits)."""
+    path = out / MANIFEST_NAME
+    old = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    if (old is None and kept) or (old is not None and old != manifest):
+        why = "is missing" if old is None else "differs in " + ", ".join(
+            sorted(k for k in manifest if old.get(k) != manifest[k]))
+        raise ValueError(f"{out} holds stitched frames but its {MANIFEST_NAME} {why}; pass "
+                         "--force to re-stitch all of them, or use another --out")
