@@ -152,3 +152,13 @@ def test_resolve_image_path():
                         ("/etc/passwd", "absolute")]:
         with pytest.raises(SampleError, match=reason):
             formats.resolve_image_path("root", rel, "f", 1)
+
+
+def test_sample_errors_survive_pickling():
+    from internvl_da.data.errors import TruncationError
+
+    for error in (SampleError("f.jsonl", 3, "bad"), TruncationError("g.jsonl", None, "cut")):
+        clone = pickle.loads(pickle.dumps(error))
+        assert type(clone) is type(error) and str(clone) == str(error)
+        assert (clone.source, clone.line, clone.reason) == (error.source, error.line,
+                                                            error.reason)

@@ -16,6 +16,10 @@ class SampleError(ValueError):
         where = self.source if line is None else f"{self.source}:{line}"
         super().__init__(f"{where}: {reason}")
 
+    def __reduce__(self):
+        # Picklable with its three fields, so it crosses process pools and DataLoader workers.
+        return (type(self), (self.source, self.line, self.reason))
+
 
 class TruncationError(SampleError):
     """max_length would cut an image block (or leave no supervised token)."""

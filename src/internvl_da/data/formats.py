@@ -20,6 +20,7 @@ from internvl_da.data.errors import SampleError
 from internvl_da.data.tokens import IMAGE_TAG
 
 _CHUNK = 1 << 22  # 4 MiB reads while indexing
+_BLANK_MAX = 64  # lines up to this many bytes are checked for being whitespace-only
 
 
 @dataclass(frozen=True)
@@ -167,8 +168,10 @@ def _scan(path: str) -> tuple[np.ndarray, np.ndarray]:
     line_numbers = np.arange(1, len(all_starts) + 1, dtype=np.int64)
     ends = np.append(all_starts[1:], size)
     keep = ends - all_starts > 0
-    with open(path, "rb") as handle:  # drop whitespace-only lines (short ones only need a look)
-        for k in np.flatnonzero(keep & (ends - all_starts <= 8)):
+    # Drop whitespace-only lines. Only short lines get a look (cheap: no real record is that
+    # short); a longer whitespace-only line stays and is reported as invalid JSON at its line.
+    with open(path, "rb") as handle:
+        for k in np.flatnonzero(keep & (ends - all_starts <= _BLANK_MAX)):
             handle.seek(int(all_starts[k]))
             keep[k] = bool(handle.read(int(ends[k] - all_starts[k])).strip())
     return all_starts[keep], line_numbers[keep]
@@ -184,50 +187,78 @@ class Record:
     conversations: list[dict] = field(default_factory=list)
 
 
-def parse_record(obj: dict, source: str, line: int) -> Record:
-    """Normalise one JSONL object (spec §8.3); every problem is a SampleError at file:line."""
-
-    def bad(reason: str) -> SampleError:
-        return SampleError(source, line, reason)
-
+def _images(obj: dict, bad) -> tuple[list[str], str]:
+    """(images, kind) by the reference dispatch order (`LazySupervisedDataset.__getitem__`)."""
     image = obj.get("image")
+    if isinstance(image, str | list) and len(image) == 0:
+        image = None  # reference: an empty `image` falls through to video / pure text
     if isinstance(image, str):
-        images, kind = [image], "single"
-    elif isinstance(image, list):
-        if not image or not all(isinstance(i, str) for i in image):
-            raise bad("'image' list must hold one or more path strings")
-        images, kind = list(image), "multi"
-    elif image is None:
-        if obj.get("video"):
-            raise bad("video samples are not supported")
-        images, kind = [], "text"
-    else:
+        return [image], "single"
+    if isinstance(image, list):
+        if not all(isinstance(i, str) and i for i in image):
+            raise bad("'image' list must hold non-empty path strings")
+        return list(image), "multi"
+    if image is not None:
         raise bad(f"'image' must be a string or a list, got {type(image).__name__}")
+    if obj.get("video"):
+        raise bad("video samples are not supported")
+    return [], "text"
+
+
+def _turns(obj: dict, bad) -> list[dict]:
+    """Checked human/gpt turns after dropping a leading gpt turn (turns numbered as in the file)."""
     turns = obj.get("conversations")
     if not isinstance(turns, list) or not turns:
         raise bad("'conversations' must be a non-empty list")
     for k, turn in enumerate(turns, 1):
         if not isinstance(turn, dict) or not isinstance(turn.get("value"), str):
             raise bad(f"turn {k}: must be an object with a string 'value'")
-        if turn.get("from") not in ("human", "gpt"):
+        if turn.get("from") not in ("human", "gpt"):  # reference templates: KeyError
             raise bad(f"turn {k}: unsupported role {turn.get('from')!r} (human/gpt only)")
-    if turns[0]["from"] == "gpt":  # reference drops a leading gpt turn
-        turns = turns[1:]
+    dropped = 1 if turns[0]["from"] == "gpt" else 0  # reference preprocess: source[1:]
+    turns = turns[dropped:]
     if not turns or len(turns) % 2:
         raise bad("conversation must be human/gpt pairs ending with a gpt answer")
     for k, turn in enumerate(turns):
         if turn["from"] != ("human" if k % 2 == 0 else "gpt"):
-            raise bad(f"roles must alternate human/gpt (turn {k + 1} is {turn['from']!r})")
+            raise bad(f"roles must alternate human/gpt (turn {k + 1 + dropped} is "
+                      f"{turn['from']!r})")
         if turn["from"] == "gpt" and not turn["value"].strip():
-            raise bad(f"empty answer in turn {k + 1}")
+            raise bad(f"empty answer in turn {k + 1 + dropped}")
+        if turn["from"] == "gpt" and IMAGE_TAG in turn["value"]:
+            raise bad(f"<image> tag in the answer of turn {k + 1 + dropped}")
+    return [dict(t) for t in turns]
+
+
+def _check_tags(turns: list[dict], images: list[str], kind: str, bad) -> None:
     tags = sum(turn["value"].count(IMAGE_TAG) for turn in turns)
-    if kind == "multi" and tags != len(images):
+    if kind == "multi" and tags != len(images):  # reference asserts one </img> per image
         raise bad(f"{tags} <image> tags for {len(images)} images")
     if kind == "single" and tags > 1:
         raise bad(f"{tags} <image> tags for 1 image")
+    if kind == "single" and tags == 1 and IMAGE_TAG not in turns[0]["value"]:
+        # The reference prepends "<image>\n" to the first question when it has none: 2 tags.
+        raise bad("the <image> tag of a single-image sample must be in the first question")
     if kind == "text" and tags:
         raise bad(f"{tags} <image> tags but no image")
-    return Record(str(obj.get("id", line)), images, kind, [dict(t) for t in turns])
+
+
+def parse_record(obj: dict, source: str, line: int) -> Record:
+    """Normalise one JSONL object (spec §8.3); every problem is a SampleError at file:line.
+
+    Every rule here is also enforced by `templates.encode_conversation`, so a line that passes
+    also passes at training time.
+    """
+
+    def bad(reason: str) -> SampleError:
+        return SampleError(source, line, reason)
+
+    if not isinstance(obj, dict):
+        raise bad("line is not a JSON object")
+    images, kind = _images(obj, bad)
+    turns = _turns(obj, bad)
+    _check_tags(turns, images, kind, bad)
+    return Record(str(obj.get("id", line)), images, kind, turns)
 
 
 def resolve_image_path(root: str, rel: str, source: str, line: int | None) -> str:
