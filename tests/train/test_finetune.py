@@ -14,7 +14,7 @@ from internvl_da.train.recipe import recipe
 
 FAST = dict(max_steps=4, gradient_accumulation_steps=1, learning_rate=2e-3, warmup_ratio=0.0,
             save_steps=1000, max_seq_length=512, max_packed_tokens=600, max_packed_tiles=12,
-            gradient_checkpointing=False, seed=3)
+            gradient_checkpointing=False, seed=3, drop_path_rate=0.1)
 
 
 def train(meta, out, size="tiny", **overrides):
@@ -133,7 +133,7 @@ def test_kill_and_resume_gives_identical_weights(toy_meta, tmp_path, monkeypatch
     with pytest.raises(KeyboardInterrupt):
         train(toy_meta, tmp_path / "killed", max_steps=6, save_steps=3)
     monkeypatch.setattr(trainer_module.InternVLTrainer, "__init__", original)
-    assert (tmp_path / "killed" / "checkpoint-3").is_dir()
+    assert (tmp_path / "killed" / "checkpoint-3" / "stream_state_rank0.json").is_file()
     cfg = recipe("tiny", "remote", **{**FAST, "max_steps": 6, "save_steps": 3})
     finetune(cfg, toy_meta, tmp_path / "killed", resume=True)
     assert weights_hash(tmp_path / "killed") == weights_hash(tmp_path / "full")

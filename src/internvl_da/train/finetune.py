@@ -22,6 +22,7 @@ from internvl_da import repro
 from internvl_da.data.dataset import SampleSettings, build_datasets
 from internvl_da.data.formats import load_meta
 from internvl_da.data.packing import PackedDataset, collate_packed, collate_padded
+from internvl_da.data.stream import PackedStream
 from internvl_da.model.drop_path import enable_drop_path
 from internvl_da.model.registry import get_size
 from internvl_da.train.modules import apply_freezing, apply_lora, check_options
@@ -98,19 +99,26 @@ def _shuffled_shard(datasets, rank: int, world_size: int, seed: int):
 
 
 def make_loader_factory(datasets, cfg: TrainConfig, pad_token_id: int):
+    # Each loader has its own generator: creating its iterator must not draw from the global
+    # RNG, or a resumed run (RNG restored before the iterator exists) would drift by one draw.
+    def loader(dataset, collate):
+        return torch.utils.data.DataLoader(
+            dataset, batch_size=cfg.per_device_batch_size, num_workers=cfg.num_workers,
+            collate_fn=collate, generator=torch.Generator().manual_seed(cfg.seed))
+
     def factory(rank: int, world_size: int):
+        if cfg.packing and cfg.num_workers == 0:  # stateful: O(1) resume
+            stream = PackedStream(datasets, cfg.loss_reduction, cfg.max_packed_tokens,
+                                  cfg.max_packed_tiles, cfg.max_buffers, rank, world_size)
+            return loader(stream, lambda rows: collate_packed(rows, pad_token_id))
         if cfg.packing:
             stream = PackedDataset(datasets, cfg.loss_reduction, cfg.max_packed_tokens,
                                    cfg.max_packed_tiles, cfg.max_buffers, rank, world_size,
                                    seed=0)
-            return torch.utils.data.DataLoader(
-                Endless(lambda n: iter(stream)), batch_size=cfg.per_device_batch_size,
-                num_workers=cfg.num_workers,
-                collate_fn=lambda rows: collate_packed(rows, pad_token_id))
-        return torch.utils.data.DataLoader(
-            Endless(_shuffled_shard(datasets, rank, world_size, cfg.seed)),
-            batch_size=cfg.per_device_batch_size, num_workers=cfg.num_workers,
-            collate_fn=lambda s: collate_padded(s, pad_token_id, cfg.loss_reduction))
+            return loader(Endless(lambda n: iter(stream)),
+                          lambda rows: collate_packed(rows, pad_token_id))
+        return loader(Endless(_shuffled_shard(datasets, rank, world_size, cfg.seed)),
+                      lambda s: collate_padded(s, pad_token_id, cfg.loss_reduction))
     return factory
 
 

@@ -11,9 +11,14 @@
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 import torch
 from transformers import Trainer
 
+from internvl_da.fileio import write_json
 from internvl_da.train.loss import weighted_lm_loss
 from internvl_da.train.modules import parts, set_frozen_eval
 
@@ -81,4 +86,27 @@ class InternVLTrainer(Trainer):
     def get_train_dataloader(self):
         if self.train_loader_factory is None:
             return super().get_train_dataloader()
-        return self.train_loader_factory(self.args.process_index, self.args.world_size)
+        loader = self.train_loader_factory(self.args.process_index, self.args.world_size)
+        self.stream = loader.dataset if hasattr(loader.dataset, "state_dict") else None
+        if self.stream is not None and self.resume_stream_state is not None:
+            self.stream.load_state_dict(self.resume_stream_state)
+        return loader
+
+    stream = None
+    resume_stream_state: dict | None = None
+
+    def stream_state_file(self, checkpoint: str | os.PathLike) -> Path:
+        return Path(checkpoint) / f"stream_state_rank{self.args.process_index}.json"
+
+    def _save_checkpoint(self, model, trial):
+        super()._save_checkpoint(model, trial)
+        if self.stream is not None:  # O(1) resume: the stream's exact position
+            folder = Path(self.args.output_dir) / f"checkpoint-{self.state.global_step}"
+            write_json(self.stream_state_file(folder), self.stream.state_dict())
+
+    def train(self, resume_from_checkpoint=None, **kwargs):
+        if resume_from_checkpoint and self.stream_state_file(resume_from_checkpoint).is_file():
+            path = self.stream_state_file(resume_from_checkpoint)
+            self.resume_stream_state = json.loads(path.read_text())
+            self.args.ignore_data_skip = True  # the stream continues from its saved state
+        return super().train(resume_from_checkpoint=resume_from_checkpoint, **kwargs)
