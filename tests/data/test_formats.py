@@ -33,7 +33,11 @@ def test_load_meta_in_order_with_optional_keys(tmp_path):
 
 
 @pytest.mark.parametrize("bad,reason", [
-    (entry(repeat_time=2.0), "must be an integer"),
+    (entry(repeat_time=2.0), "must be an integer"),  # reference: assert isinstance(int)
+    (entry(repeat_time=1.5), "must be an integer"),
+    (entry(repeat_time=True), "positive number"),
+    (entry(root=3), "'root' must be str, got int"),
+    ("not an object", "entry must be an object"),
     (entry(repeat_time=0), "positive number"),
     (entry(repeat_time="1"), "positive number"),
     (entry(annotation="a.json"), "must be a .jsonl"),
@@ -61,6 +65,8 @@ def test_load_meta_duplicate_keys_and_bad_json(tmp_path):
         formats.load_meta(broken)
     with pytest.raises(SampleError, match="not found"):
         formats.load_meta(tmp_path / "none.json")
+    with pytest.raises(SampleError, match="non-empty JSON object"):
+        formats.load_meta(write_meta(tmp_path, [entry()], "list.json"))
 
 
 def test_select_lines_reference_semantics():
@@ -71,6 +77,8 @@ def test_select_lines_reference_semantics():
     a = formats.select_lines(100, 0.1, rng=random.Random(3))
     assert a == formats.select_lines(100, 0.1, rng=random.Random(3))
     assert len(a) == 10 and a == sorted(a) and a != list(range(10))
+    assert a != formats.select_lines(100, 0.1, rng=random.Random(4))
+    assert formats.select_lines(3, 2, rng=random.Random(3)) == [0, 1, 2, 0, 1, 2]
 
 
 def test_jsonl_index_random_access_and_line_numbers(tmp_path):
@@ -82,6 +90,46 @@ def test_jsonl_index_random_access_and_line_numbers(tmp_path):
     assert index[3] == {"id": 4} and index[0] == {"id": 1}
     with pytest.raises(SampleError, match=r"x\.jsonl:5: invalid JSON"):
         index[2]
+    assert index.raw(3) == b'{"id": 4}'
+
+
+def test_jsonl_index_crlf_blank_and_long_whitespace_lines(tmp_path):
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(b'\r\n{"id": 1}\r\n \t\r\n' + b" " * 100 + b'\n[1]\n{"id": 2}\r\n')
+    index = formats.JsonlIndex(path)
+    assert [index.line_number(i) for i in range(len(index))] == [2, 4, 5, 6]
+    assert index[0] == {"id": 1} and index[3] == {"id": 2}
+    with pytest.raises(SampleError, match=r"x\.jsonl:4: invalid JSON"):  # long blank: kept
+        index[1]
+    with pytest.raises(SampleError, match=r"x\.jsonl:5: line is not a JSON object"):
+        index[2]
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"\n\n")
+    assert len(formats.JsonlIndex(empty)) == 0
+    with pytest.raises(SampleError, match="annotation file not found"):
+        formats.JsonlIndex(tmp_path / "none.jsonl")
+
+
+def test_jsonl_index_chunk_boundaries(tmp_path, monkeypatch):
+    monkeypatch.setattr(formats, "_CHUNK", 7)  # lines straddle every read
+    rows = [{"id": i, "text": "x" * (i % 13)} for i in range(40)]
+    path = tmp_path / "x.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    index = formats.JsonlIndex(path)
+    assert [index[i] for i in range(len(index))] == rows
+    assert index.line_number(39) == 40
+
+
+def test_jsonl_index_reopens_after_fork(tmp_path, monkeypatch):
+    path = tmp_path / "x.jsonl"
+    path.write_text('{"id": 0}\n{"id": 1}\n')
+    index = formats.JsonlIndex(path)
+    assert index[0] == {"id": 0}
+    parent_handle = index._handle
+    monkeypatch.setattr(formats.os, "getpid", lambda: -1)  # as in a forked worker
+    assert index[1] == {"id": 1}
+    assert index._handle is not parent_handle and index._pid == -1
+    assert pickle.loads(pickle.dumps(index))._handle is None
 
 
 class _Lines(torch.utils.data.Dataset):
@@ -106,6 +154,17 @@ def test_jsonl_index_pickles_and_works_in_worker_processes(tmp_path):
     assert torch.cat(list(loader)).tolist() == list(range(50))
 
 
+@pytest.mark.slow
+def test_jsonl_index_in_spawned_workers(tmp_path):
+    path = tmp_path / "x.jsonl"
+    path.write_text("".join(json.dumps({"id": i}) + "\n" for i in range(20)))
+    index = formats.JsonlIndex(path)
+    assert index[3] == {"id": 3}
+    loader = torch.utils.data.DataLoader(_Lines(index), batch_size=5, num_workers=2,
+                                         multiprocessing_context="spawn")
+    assert torch.cat(list(loader)).tolist() == list(range(20))
+
+
 def test_parse_record_kinds_and_leading_gpt():
     rec = formats.parse_record({"image": "a.jpg", "conversations": [
         {"from": "gpt", "value": "hello"}, {"from": "human", "value": "q"},
@@ -116,7 +175,15 @@ def test_parse_record_kinds_and_leading_gpt():
     assert multi.kind == "multi" and multi.id == "9"
     text = formats.parse_record({"conversations": [
         {"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]}, "f", 1)
-    assert text.kind == "text" and text.images == []
+    assert text.kind == "text" and text.images == [] and text.id == "1"
+    for empty in ("", []):  # reference: len(image) == 0 falls through to pure text
+        rec = formats.parse_record({"image": empty, "conversations": [
+            {"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]}, "f", 1)
+        assert rec.kind == "text" and rec.images == []
+    tagged = formats.parse_record({"image": "a.jpg", "conversations": [
+        {"from": "human", "value": "<image>\nq"}, {"from": "gpt", "value": "a"},
+        {"from": "human", "value": "q2"}, {"from": "gpt", "value": "a2"}]}, "f", 1)
+    assert [t["value"] for t in tagged.conversations] == ["<image>\nq", "a", "q2", "a2"]
 
 
 @pytest.mark.parametrize("obj,reason", [
@@ -137,6 +204,22 @@ def test_parse_record_kinds_and_leading_gpt():
      "no image"),
     ({"video": "v.mp4", "conversations": []}, "video samples are not supported"),
     ({"image": 5, "conversations": []}, "'image' must be"),
+    ({"image": ["a", 3], "conversations": []}, "non-empty path strings"),
+    ({"conversations": [{"from": "human", "value": 3}, {"from": "gpt", "value": "a"}]},
+     "turn 1: must be an object with a string 'value'"),
+    ({"conversations": [{"from": "gpt", "value": "x"}, {"from": "human", "value": "q"},
+                        {"from": "gpt", "value": ""}]}, "empty answer in turn 3"),
+    ({"image": "a", "conversations": [{"from": "human", "value": "q"},
+                                      {"from": "gpt", "value": "a <image>"}]},
+     "<image> tag in the answer of turn 2"),
+    ({"image": "a", "conversations": [{"from": "human", "value": "q"},
+                                      {"from": "gpt", "value": "a"},
+                                      {"from": "human", "value": "<image> q2"},
+                                      {"from": "gpt", "value": "b"}]},
+     "must be in the first question"),
+    ({"image": ["a", "b"], "conversations": [{"from": "human", "value": "<image>" * 3},
+                                             {"from": "gpt", "value": "x"}]},
+     "3 <image> tags for 2 images"),
 ])
 def test_parse_record_errors(obj, reason):
     with pytest.raises(SampleError, match=reason) as exc:

@@ -108,8 +108,10 @@ def select_lines(num_lines: int, repeat_time: float, rng: random.Random | None =
 class JsonlIndex:
     """Random access to the non-empty lines of a JSONL file through a byte-offset index.
 
-    Offsets live in one int64 array (8 bytes per line); the file is opened lazily per
-    process, so the index is safe to pickle into DataLoader workers.
+    Offsets and 1-based file line numbers live in two int64 arrays (16 bytes per line; blank
+    lines are skipped). The file is opened lazily per process (reopened when the pid changes,
+    i.e. after a fork) and the handle is never pickled, so the index is safe in DataLoader
+    workers under fork and spawn.
     """
 
     def __init__(self, path: str | Path) -> None:

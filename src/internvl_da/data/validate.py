@@ -3,20 +3,26 @@
 Every line is checked and every problem is reported as `file:line: reason`: invalid JSON, role
 order, empty answers, `<image>` tag counts, missing / corrupt / truncated images, paths that
 escape the root and — given a tokenizer — samples whose image block would be cut by
-`max_seq_length` (tail-text truncation is kept, as in the reference).
+`max_seq_length`. A sample that is too long only in its tail text is kept, as the reference
+keeps it (§13.2); such samples are counted per dataset, not rejected.
 """
 
 from __future__ import annotations
 
-import os
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from tqdm import tqdm
 
 from internvl_da.data.errors import SampleError
-from internvl_da.data.formats import JsonlIndex, load_meta, parse_record, resolve_image_path
+from internvl_da.data.formats import (
+    JsonlIndex,
+    Record,
+    load_meta,
+    parse_record,
+    resolve_image_path,
+)
 from internvl_da.data.templates import encode_conversation
 from internvl_da.data.tiling import count_tiles, load_image, tiles_per_image
 from internvl_da.fileio import write_jsonl
@@ -24,99 +30,187 @@ from internvl_da.fileio import write_jsonl
 
 @dataclass(frozen=True)
 class Problem:
+    """One reason to reject one line (line None: the whole file)."""
+
     file: str
     line: int | None
     reason: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.reason}" if self.line else \
-            f"{self.file}: {self.reason}"
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        return f"{where}: {self.reason}"
 
 
 @dataclass(frozen=True)
 class CheckOptions:
+    """What to check. With a tokenizer (and template) every sample is also encoded, and with
+    max_seq_length too its length is checked."""
+
     tokenizer: object = None
     template: str | None = None
     max_seq_length: int | None = None
-    max_num: int = 12
+    max_num: int = 12  # tiles per image unless the meta entry sets max_dynamic_patch
     tokens_per_tile: int = 256
     image_size: int = 448
     check_images: bool = True
 
 
-def _image_sizes(record, root: str, source: str, line: int, check: bool):
-    """(width, height) per image; SampleErrors for bad paths and unreadable files."""
+@dataclass
+class DatasetReport:
+    """Counts and problems of one annotation file (one meta entry)."""
+
+    name: str
+    file: str
+    checked: int = 0
+    tail_truncated: int = 0  # kept: only trailing text exceeds max_seq_length
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def rejected(self) -> int:
+        return len({p.line for p in self.problems})
+
+    def __str__(self) -> str:
+        text = f"{self.name} ({self.file}): {self.checked} lines checked, {self.rejected} rejected"
+        return text + (f", {self.tail_truncated} kept with tail text truncated"
+                       if self.tail_truncated else "")
+
+
+def _options(options: CheckOptions | None, settings: dict) -> CheckOptions:
+    known = {f.name for f in fields(CheckOptions)}
+    if unknown := set(settings) - known:
+        raise TypeError(f"unknown check settings: {sorted(unknown)}")
+    options = replace(options or CheckOptions(), **settings)
+    if options.tokenizer is not None and not options.template:
+        raise ValueError("a template is required to check lengths with a tokenizer (--template)")
+    return options
+
+
+def _image_sizes(record: Record, root: str, source: str, line: int, check: bool):
+    """((width, height) per image, or None when images are not opened; problems)."""
     sizes, problems = [], []
     for rel in record.images:
         try:
             path = resolve_image_path(root, rel, source, line)
-            if not check:
-                sizes.append(None)
-                continue
-            image = load_image(path)
-            sizes.append(image.size)
-        except SampleError as exc:
+            sizes.append(load_image(path).size if check else None)
+        except SampleError as exc:  # load_image names the image file: keep it in the reason
             reason = exc.reason if exc.line else f"{exc.reason}: {exc.source}"
             problems.append(Problem(source, line, reason))
     return sizes, problems
 
 
-def _length_problem(record, sizes, options: CheckOptions, max_num: int, source, line):
+def _length_check(record: Record, sizes, options: CheckOptions, max_num: int, source: str,
+                  line: int) -> tuple[Problem | None, bool]:
+    """(problem if max_seq_length cuts an image block, whether tail text gets truncated).
+
+    Tiles per image as `dataset.SupervisedDataset` makes them: `count_tiles` on the image size,
+    the multi-image budget max(1, max_num // n) (reference `multi_modal_multi_image_get_item`).
+    """
     budget = tiles_per_image(len(sizes), max_num) if record.kind == "multi" else max_num
     counts = [options.tokens_per_tile * count_tiles(w, h, max_num=budget,
                                                      image_size=options.image_size)
               for w, h in sizes]
     try:
+        ids, _ = encode_conversation(options.tokenizer, options.template, record.conversations,
+                                     counts, source=source, line=line)
+        if options.max_seq_length is None or len(ids) <= options.max_seq_length:
+            return None, False
         encode_conversation(options.tokenizer, options.template, record.conversations, counts,
                             max_length=options.max_seq_length, source=source, line=line)
-    except SampleError as exc:
-        return Problem(source, line, exc.reason)
-    return None
+    except SampleError as exc:  # TruncationError: the reference's </img> assertion
+        return Problem(source, line, exc.reason), False
+    return None, True
 
 
-def check_line(index: JsonlIndex, i: int, root: str, options: CheckOptions,
-               max_num: int) -> list[Problem]:
-    """All problems of record i (empty list when it is fine)."""
+def _check_line(index: JsonlIndex, i: int, root: str, options: CheckOptions, max_num: int,
+                report: DatasetReport) -> None:
     source, line = index.path, index.line_number(i)
+    report.checked += 1
     try:
         record = parse_record(index[i], source, line)
     except SampleError as exc:
-        return [Problem(source, line, exc.reason)]
+        report.problems.append(Problem(source, line, exc.reason))
+        return
     sizes, problems = _image_sizes(record, root, source, line, options.check_images)
-    if not problems and options.tokenizer is not None and None not in sizes:
-        length = _length_problem(record, sizes, options, max_num, source, line)
-        problems += [length] if length else []
-    return problems
+    report.problems += problems
+    if problems or options.tokenizer is None or None in sizes:
+        return
+    problem, truncated = _length_check(record, sizes, options, max_num, source, line)
+    report.problems += [problem] if problem else []
+    report.tail_truncated += truncated
 
 
-def check_jsonl(path: str | Path, root: str | Path, *, max_num: int | None = None,
-                options: CheckOptions | None = None) -> list[Problem]:
-    """Check every line of one JSONL file whose images live under `root`."""
-    options = options or CheckOptions()
-    if options.tokenizer is not None and options.template is None:
-        raise ValueError("a template is required to check lengths with a tokenizer")
+def _check_file(name: str, path: str | Path, root: str | Path, options: CheckOptions,
+                max_num: int | None = None) -> DatasetReport:
+    report = DatasetReport(name, str(path))
     try:
         index = JsonlIndex(path)
     except SampleError as exc:
-        return [Problem(exc.source, None, exc.reason)]
-    problems: list[Problem] = []
-    for i in tqdm(range(len(index)), desc=f"check {os.path.basename(str(path))}",
-                  unit="line", leave=False):
-        problems += check_line(index, i, str(root), options, max_num or options.max_num)
-    return problems
+        report.problems.append(Problem(exc.source, None, exc.reason))
+        return report
+    for i in tqdm(range(len(index)), desc=f"check {name}", unit="line", leave=False):
+        _check_line(index, i, str(root), options, max_num or options.max_num, report)
+    return report
 
 
-def check_meta(meta_path: str | Path, options: CheckOptions | None = None) -> list[Problem]:
-    """Check every dataset of a meta file with its own root and max_dynamic_patch."""
+def check_jsonl(path: str | Path, root: str | Path, *, options: CheckOptions | None = None,
+                **settings) -> list[Problem]:
+    """Every problem of one JSONL file whose images live under `root`.
+
+    `settings` are CheckOptions fields (tokenizer, template, max_seq_length, max_num,
+    tokens_per_tile, image_size, check_images), overriding `options`.
+    """
+    return _check_file(Path(path).stem, path, root, _options(options, settings)).problems
+
+
+def check_meta_datasets(meta_path: str | Path, options: CheckOptions | None = None,
+                        **settings) -> list[DatasetReport]:
+    """One report per meta entry (its own root and max_dynamic_patch), in meta order.
+
+    Every line is checked whatever the entry's repeat_time (spec §8.4: check every line).
+    """
+    options = _options(options, settings)
     try:
         meta = load_meta(meta_path)
     except SampleError as exc:
-        return [Problem(exc.source, exc.line, exc.reason)]
-    problems: list[Problem] = []
-    for entry in meta.values():
-        problems += check_jsonl(entry.annotation, entry.root, max_num=entry.max_dynamic_patch,
-                                options=options)
-    return problems
+        return [DatasetReport(Path(meta_path).stem, str(meta_path),
+                              problems=[Problem(exc.source, exc.line, exc.reason)])]
+    return [_check_file(e.name, e.annotation, e.root, options, e.max_dynamic_patch)
+            for e in meta.values()]
+
+
+def check_meta(meta_path: str | Path, options: CheckOptions | None = None,
+               **settings) -> list[Problem]:
+    """Every problem of every dataset of a meta file."""
+    return [p for r in check_meta_datasets(meta_path, options, **settings) for p in r.problems]
+
+
+def check_path(path: str | Path, root: str | Path | None = None, *,
+               tokenizer_dir: str | Path | None = None, rejects: str | Path | None = None,
+               **settings) -> list[DatasetReport]:
+    """`internvl-da data check`: a `.json` meta file or one `.jsonl` (root: its directory).
+
+    Loads the tokenizer from `tokenizer_dir` (no remote code) and writes `rejects` if given.
+    """
+    path = Path(path)
+    if tokenizer_dir is not None:
+        if not settings.get("template"):
+            raise ValueError("--template is required with --tokenizer")
+        from transformers import AutoTokenizer  # slow import, only when lengths are checked
+
+        settings["tokenizer"] = AutoTokenizer.from_pretrained(str(tokenizer_dir),
+                                                              trust_remote_code=False)
+    if path.suffix == ".json":
+        if root is not None:
+            raise ValueError("--root applies to a .jsonl only; a meta file names its roots")
+        reports = check_meta_datasets(path, **settings)
+    elif path.name.endswith("jsonl"):  # the reference asserts annotation.endswith('jsonl')
+        options = _options(None, settings)
+        reports = [_check_file(path.stem, path, path.parent if root is None else root, options)]
+    else:
+        raise ValueError(f"{path}: expected a meta .json or an annotation .jsonl")
+    if rejects is not None:
+        write_rejects([p for r in reports for p in r.problems], rejects)
+    return reports
 
 
 def write_rejects(problems: list[Problem], path: str | Path) -> None:
@@ -129,5 +223,15 @@ def summarise(problems: list[Problem]) -> str:
     if not problems:
         return "no problems"
     lines = {(p.file, p.line) for p in problems}
-    per_file = Counter(p.file for p in problems)
-    return f"{len(problems)} problems in {len(lines)} lines of {len(per_file)} files"
+    files = Counter(p.file for p in problems)
+    return f"{len(problems)} problems in {len(lines)} lines of {len(files)} files"
+
+
+def summary_lines(reports: list[DatasetReport]) -> list[str]:
+    """Checked / rejected / tail-truncated counts per dataset, then the total."""
+    checked = sum(r.checked for r in reports)
+    rejected = sum(r.rejected for r in reports)
+    problems = [p for r in reports for p in r.problems]
+    total = f"total: {checked} lines checked, {rejected} rejected ({summarise(problems)})"
+    return [str(r) for r in reports] + [total]
+
