@@ -43,11 +43,12 @@ def initial_weights(size="tiny"):
 
 class LossLog(TrainerCallback):
     def __init__(self):
-        self.losses = []
+        self.losses, self.logs = [], []
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if logs and "loss" in logs:
             self.losses.append(float(logs["loss"]))
+            self.logs.append(dict(logs))
 
 
 @pytest.mark.parametrize("size", ["tiny", "tiny-llama", "tiny-phi3"])
@@ -64,6 +65,8 @@ def test_loss_goes_down_every_family(toy_meta, tmp_path, size, monkeypatch):
     monkeypatch.setattr(trainer_module.InternVLTrainer, "__init__", with_log)
     _, final = train(toy_meta, tmp_path / "run", size=size, max_steps=8)
     assert len(log.losses) == 8
+    assert all(entry["tokens_per_second"] > 0 and entry["padding_ratio"] == 0.0
+               and entry["supervised_tokens"] > 0 for entry in log.logs)  # packed: no padding
     assert sum(log.losses[-3:]) / 3 < sum(log.losses[:3]) / 3
     assert (tmp_path / "run" / "run_manifest.json").is_file()
     assert any(not torch.equal(final[k], v) for k, v in initial_weights(size).items()

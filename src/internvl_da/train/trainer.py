@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import torch
 from transformers import Trainer
 
+from internvl_da.data.packing import padding_stats
+from internvl_da.data.tokens import IGNORE_INDEX
 from internvl_da.fileio import write_json
 from internvl_da.train.loss import weighted_lm_loss
 from internvl_da.train.modules import parts, set_frozen_eval
@@ -48,6 +51,7 @@ class InternVLTrainer(Trainer):
         inputs = dict(inputs)
         labels, weights = inputs.pop("labels"), inputs.pop("loss_weight")
         flags, pixel_values = inputs.pop("image_flags"), inputs.pop("pixel_values")
+        self._count_tokens(inputs, labels)
         inputs.pop("sample_lengths", None)
         real = pixel_values[flags == 1]  # (tiles with an image, 3, S, S)
         if getattr(model.config, "_attn_implementation", "").startswith("flash"):
@@ -74,6 +78,28 @@ class InternVLTrainer(Trainer):
             raise RuntimeError(f"{resume_from_checkpoint}: checkpoint does not match the "
                                f"model (missing {missing[:5]}, unexpected "
                                f"{result.unexpected_keys[:5]})")
+
+    _tokens = _useful = _supervised = 0
+    _since: float | None = None
+
+    def _count_tokens(self, inputs: dict, labels: torch.Tensor) -> None:
+        """Token counts since the last log: throughput and padding ratio (packed or padded)."""
+        if self._since is None:
+            self._since = time.perf_counter()
+        stats = padding_stats(inputs)
+        self._tokens += stats["tokens"]
+        self._useful += stats["useful"]
+        self._supervised += int((labels != IGNORE_INDEX).sum())
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        if self._since is not None and "loss" in logs and self._tokens:
+            seconds = max(time.perf_counter() - self._since, 1e-9)
+            logs["tokens_per_second"] = round(self._useful / seconds, 1)
+            logs["padding_ratio"] = round(1 - self._useful / self._tokens, 4)
+            logs["supervised_tokens"] = self._supervised
+            self._tokens = self._useful = self._supervised = 0
+            self._since = time.perf_counter()
+        super().log(logs, start_time)
 
     def create_optimizer(self, model=None):
         if self.optimizer is None:
