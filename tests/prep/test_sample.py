@@ -7,11 +7,14 @@ import csv
 import io
 import json
 import random
+import re
+import xml.etree.ElementTree as ET
 
+import numpy as np
 import pytest
 from PIL import Image
 
-from internvl_da.prep import synthetic
+from internvl_da.prep import sample_driving, sample_remote, synthetic
 from internvl_da.prep.sample import generate_sample
 
 DOCUMENTED = [
@@ -29,7 +32,7 @@ DOCUMENTED = [
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):
     out = tmp_path_factory.mktemp("s") / "a"
-    generate_sample(out, seed=0, scale=1, show_progress=False)
+    print(generate_sample(out, seed=0, scale=1, show_progress=False))  # time shown with -s
     return out
 
 
@@ -105,17 +108,6 @@ def test_rsvqa_ids_consistent_and_balanced(sample):
     assert "area" in {q["type"] for q in hr["questions"]}
 
 
-def test_presence_answers_match_scene():
-    rng = random.Random(4)
-    for _ in range(50):
-        scene = synthetic.random_scene(rng, 256, 256, rng.randint(0, 4))
-        question, answer = synthetic.presence_question(rng, scene)
-        colour, kind = question.rstrip("?").split()[-2:]
-        assert answer == ("yes" if scene.has(kind, colour) else "no")
-        q, a = synthetic.count_question(rng, scene)
-        assert a == str(scene.count(kind=q.split()[2][:-1]))
-
-
 def test_dior_and_mme_and_gmai(sample):
     test_stems = (sample / "dior_rsvg/test.txt").read_text().split()
     train_stems = (sample / "dior_rsvg/train.txt").read_text().split()
@@ -150,3 +142,100 @@ def test_general_has_all_kinds_with_right_tags(sample):
             kinds.add("text")
             assert tags == 0
     assert kinds == {"single", "multi", "text"}
+
+
+def near(rgb, colour: str, tol: int = 40) -> bool:
+    """JPEG is lossy: a flat colour comes back within a few levels."""
+    return max(abs(int(a) - b) for a, b in zip(rgb, synthetic.PALETTE[colour], strict=True)) < tol
+
+
+def pixels(path) -> np.ndarray:
+    with Image.open(path) as img:
+        return np.asarray(img)
+
+
+def frames(sample, split):
+    raw = json.loads((sample / f"drivelm/v1_1_{split}_nus.json").read_text())
+    return [f for scene in raw.values() for f in scene["key_frames"].values()]
+
+
+def test_drivelm_answers_match_the_images(sample):
+    yes_no = []
+    for frame in frames(sample, "train") + frames(sample, "val"):
+        images = {cam: pixels(sample / rel.removeprefix("../"))
+                  for cam, rel in frame["image_paths"].items()}
+        for qa in (qa for items in frame["QA"].values() for qa in items):
+            tags = re.findall(r"<c\d+,[A-Z_]+,[\d.]+,[\d.]+>", qa["Q"] + qa["A"])
+            assert set(tags) <= set(frame["key_object_infos"]), qa
+            if tags and qa["Q"].startswith(("What is the colour", "Is")):
+                _, cam, x, y = tags[0].strip("<>").split(",")
+                rgb = images[cam][int(float(y)), int(float(x))]
+                seen = [c for c in synthetic.PALETTE if near(rgb, c)]
+                assert len(seen) == 1, (tags, rgb)
+            if qa["Q"].startswith("What is the colour of"):
+                assert qa["A"] == seen[0], (tags, qa)
+            if qa["A"] in ("Yes.", "No."):
+                yes_no.append(qa["A"])
+            if qa["Q"].endswith("moving?"):  # visible: the colour decides
+                status = frame["key_object_infos"][tags[0]]["Status"]
+                moving = seen[0] in sample_driving.MOVING_COLOURS
+                assert (qa["A"] == "Yes.") == (status == "Moving") == moving
+    assert 0.35 < yes_no.count("Yes.") / len(yes_no) < 0.65
+
+
+def test_rsvqa_colour_presence_matches_pixels(sample):
+    qs = json.loads((sample / "rsvqa/LR/LR_split_test_questions.json").read_text())["questions"]
+    ans = {a["id"]: a["answer"] for a in json.loads(
+        (sample / "rsvqa/LR/LR_split_test_answers.json").read_text())["answers"]}
+    checked = 0
+    for q in qs:
+        match = re.fullmatch(r"Is there a (\w+) shape\?", q["question"])
+        if match:
+            tif = pixels(sample / f"rsvqa/LR/Images_LR/{q['img_id']}.tif")
+            assert tif.shape == (256, 256, 3)  # lossless: exact palette pixels
+            drawn = bool((tif == synthetic.PALETTE[match[1]]).all(-1).any())
+            assert ans[q["answers_ids"][0]] == ("yes" if drawn else "no")
+            checked += 1
+    assert checked >= 5
+    with Image.open(next((sample / "rsvqa/HR/Data").glob("*.tif"))) as img:
+        assert img.size == (512, 512)
+
+
+def test_colour_presence_question_balanced():
+    rng, answers = random.Random(2), []
+    for _ in range(300):
+        scene = synthetic.random_scene(rng, 256, 256, rng.randint(1, 4))
+        question, answer = sample_remote.colour_presence_question(rng, scene)
+        assert answer == ("yes" if scene.has(colour=question.split()[3]) else "no")
+        answers.append(answer)
+    assert 0.42 < answers.count("yes") / len(answers) < 0.58
+
+
+def test_dior_descriptions_match_boxes_and_pixels(sample):
+    for xml in sorted((sample / "dior_rsvg/Annotations").glob("*.xml"))[:10]:
+        root = ET.parse(xml).getroot()
+        image = pixels(sample / "dior_rsvg/JPEGImages" / f"{xml.stem}.jpg")
+        descriptions = [o.findtext("description") for o in root.iter("object")]
+        assert len(set(descriptions)) == len(descriptions)  # one object per description
+        for obj, text in zip(root.iter("object"), descriptions, strict=True):
+            x1, y1, x2, y2 = (int(obj.findtext(f"bndbox/{k}")) for k in
+                              ("xmin", "ymin", "xmax", "ymax"))
+            _, colour, kind, *place = text.split()
+            assert kind == obj.findtext("name")
+            assert near(image[(y1 + y2) // 2, (x1 + x2) // 2], colour)
+            centre = (x1 + x2) / 2 / 800
+            assert place[-1] == ("left" if centre < 1 / 3 else
+                                 "right" if centre >= 2 / 3 else "center")
+
+
+def test_hold_out_splits_share_no_images(sample):
+    def image_ids(rel):
+        return {i["id"] for i in json.loads((sample / rel).read_text())["images"]}
+
+    lr = [image_ids(f"rsvqa/LR/LR_split_{s}_images.json") for s in ("train", "test")]
+    hr = [image_ids(f"rsvqa/HR/USGS_split_{s}_images.json")
+          for s in ("train", "test", "test_phili")]
+    assert not lr[0] & lr[1] and not hr[0] & (hr[1] | hr[2]) and not hr[1] & hr[2]
+    train, val = ({rel for f in frames(sample, s) for rel in f["image_paths"].values()}
+                  for s in ("train", "val"))
+    assert len(train) == 6 * len(frames(sample, "train")) and not train & val

@@ -2,7 +2,8 @@
 
 Formats: docs/data-formats.md; DriveLM raw format spec training.md §9.1; MME-RealWorld record
 evaluation.md §5.1. Objects are large flat shapes (car = square, truck = triangle,
-pedestrian = circle) so that a tiny model can learn them.
+pedestrian = circle) so that a tiny model can learn them; whether an object moves is visible
+too (warm colours move), since a random flag would be noise no model could learn from an image.
 """
 
 from __future__ import annotations
@@ -19,6 +20,11 @@ if TYPE_CHECKING:
 CATEGORY = {"square": "car", "triangle": "truck", "circle": "pedestrian"}
 CAM_W, CAM_H = 1600, 900
 MME_INSTRUCTION_E = "(E) All the above answers are wrong."
+MOVING_COLOURS = ("red", "yellow")  # half the palette: "Is <c> moving?" is yes/no 50/50
+
+
+def is_moving(shape: synthetic.Shape) -> bool:
+    return shape.colour in MOVING_COLOURS
 
 
 def _hex(rng: random.Random, n: int = 32) -> str:
@@ -49,15 +55,16 @@ def _qa(rng: random.Random, scenes: dict[str, synthetic.Scene]) -> dict[str, lis
     qa = {"perception": [{"Q": "What are the important objects in the current scene?",
                           "A": f"There is {listing}."}],
           "prediction": [], "planning": [], "behavior": []}
-    moving = {tag: rng.random() < 0.5 for tag in tags}
     for (_, shape), tag in zip(objects, tags, strict=True):
         qa["perception"].append({"Q": f"What is the colour of {tag}?", "A": shape.colour})
-        asked = rng.choice(sorted(CATEGORY.values()))
+        truth = CATEGORY[shape.kind]
+        others = sorted(c for c in CATEGORY.values() if c != truth)
+        asked = truth if rng.random() < 0.5 else rng.choice(others)  # yes/no 50/50
         qa["perception"].append({"Q": f"Is {tag} a {asked}?",
-                                 "A": "Yes." if CATEGORY[shape.kind] == asked else "No."})
-        qa["prediction"].append({"Q": f"Is {tag} moving?", "A": "Yes." if moving[tag] else "No."})
-    front = [t for (cam, _), t in zip(objects, tags, strict=True) if cam == "CAM_FRONT"]
-    blocked = any(moving[t] is False for t in front)
+                                 "A": "Yes." if truth == asked else "No."})
+        qa["prediction"].append({"Q": f"Is {tag} moving?",
+                                 "A": "Yes." if is_moving(shape) else "No."})
+    blocked = any(not is_moving(s) for s in scenes["CAM_FRONT"].shapes)
     qa["planning"].append({"Q": "What actions should the ego vehicle take?",
                            "A": "Slow down and stop." if blocked else "Keep going straight."})
     qa["behavior"].append({"Q": "Predict the behavior of the ego vehicle.",
@@ -74,7 +81,8 @@ def _key_objects(scenes: dict[str, synthetic.Scene]) -> dict[str, dict]:
     objects = [(cam, s) for cam in CAMERA_ORDER for s in scenes[cam].shapes]
     return {_tag(i + 1, cam, s): {
         "Category": "Vehicle" if s.kind != "circle" else "Pedestrian",
-        "Status": None, "Visual_description": f"{s.colour.capitalize()} {CATEGORY[s.kind]}.",
+        "Status": "Moving" if is_moving(s) else "Stationary",
+        "Visual_description": f"{s.colour.capitalize()} {CATEGORY[s.kind]}.",
         "2d_bbox": [float(v) for v in s.box]} for i, (cam, s) in enumerate(objects)}
 
 

@@ -70,17 +70,21 @@ def _write_rsvqa_split(writer: Writer, rng: random.Random, prefix: str, image_di
 
 
 def write_rsvqa(writer: Writer, rng: random.Random, scale: int) -> dict:
-    lr_types = ("presence", "comp", "rural_urban", "count")
-    hr_types = ("presence", "comp", "count", "area")
+    """LR and HR splits; image ids run on across a variant's splits, so no split shares one."""
+    variants = (
+        ("lr", "rsvqa/LR/LR_split", "rsvqa/LR/Images_LR", 256,
+         ("presence", "comp", "rural_urban", "count"), (("train", 60), ("test", 8))),
+        ("hr", "rsvqa/HR/USGS_split", "rsvqa/HR/Data", 512,
+         ("presence", "comp", "count", "area"), (("train", 8), ("test", 3), ("test_phili", 2))),
+    )
     counts = {}
-    for name, n, first in (("train", 60 * scale, 1000), ("test", 8 * scale, 5000)):
-        counts[f"lr_{name}"] = _write_rsvqa_split(
-            writer, rng, f"rsvqa/LR/LR_split_{name}", "rsvqa/LR/Images_LR", 256, n, lr_types,
-            first)
-    for name, n, first in (("train", 8 * scale, 1000), ("test", 3 * scale, 5000),
-                           ("test_phili", 2 * scale, 8000)):
-        counts[f"hr_{name}"] = _write_rsvqa_split(
-            writer, rng, f"rsvqa/HR/USGS_split_{name}", "rsvqa/HR/Data", 512, n, hr_types, first)
+    for variant, prefix, image_dir, size, types, splits in variants:
+        first_id = 0
+        for split, per_scale in splits:
+            counts[f"{variant}_{split}"] = _write_rsvqa_split(
+                writer, rng, f"{prefix}_{split}", image_dir, size, per_scale * scale, types,
+                first_id)
+            first_id += per_scale * scale
     return counts
 
 
