@@ -1,5 +1,8 @@
-"""The image path trains end to end: a tiny model learns a colour question it cannot answer
-from text alone (held-out accuracy 100% vs 50% chance). Slow: about 30 s on 2 cores."""
+"""The image path trains end to end: a tiny model learns to name the colour of a shape, which
+text alone cannot tell (held-out accuracy >= 90% vs 25% chance). Slow: about 15 s on 2 cores.
+
+(A yes/no comparison — "Is there a red shape?" — is NOT learned by the tiny configs in a few
+thousand steps: it stays at chance; see the README's status section.)"""
 
 from __future__ import annotations
 
@@ -24,8 +27,7 @@ def example(rng: random.Random, path):
     image = Image.new("RGB", (64, 64), (128, 128, 128))
     ImageDraw.Draw(image).ellipse((8, 8, 56, 56), fill=COLOURS[colour])
     image.save(path)
-    asked = colour if rng.random() < 0.5 else rng.choice(sorted(set(COLOURS) - {colour}))
-    return str(path), f"Is there a {asked} shape?", "yes" if asked == colour else "no"
+    return str(path), "What colour is the shape?", colour
 
 
 @pytest.mark.slow
@@ -36,7 +38,9 @@ def test_tiny_model_learns_a_visual_question(tmp_path):
     model, tok = build_tiny_model("qwen2", seed=0)
     rng = random.Random(0)
     train = [example(rng, tmp_path / f"train{i}.png") for i in range(400)]
-    test = [example(random.Random(1), tmp_path / f"test{i}.png") for i in range(60)]
+    test_rng = random.Random(1)
+    test = [example(test_rng, tmp_path / f"test{i}.png") for i in range(60)]
+    assert len({a for _, _, a in test}) == len(COLOURS)  # a varied held-out set
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     for step in range(600):
         path, question, reply = train[step % len(train)]
@@ -50,6 +54,6 @@ def test_tiny_model_learns_a_visual_question(tmp_path):
         optimizer.zero_grad()
     model.eval()
     settings = GenerationSettings("Hermes-2", image_size=64, tokens_per_tile=4, max_num=1,
-                                  max_new_tokens=3)
+                                  max_new_tokens=4)
     right = sum(answer(model, tok, settings, q, p) == a for p, q, a in test)
     assert right / len(test) >= 0.9
