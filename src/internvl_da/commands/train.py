@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from contextlib import suppress
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,10 +28,8 @@ def _value(text: str):
     if lowered in ("true", "false"):
         return lowered == "true"
     for cast in (int, float):
-        try:
+        with suppress(ValueError):
             return cast(text)
-        except ValueError:
-            pass
     return text
 
 
