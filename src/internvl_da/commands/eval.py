@@ -21,6 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-num", type=int, default=12, help="max tiles per image")
     parser.add_argument("--no-dynamic", action="store_true", help="one tile per image")
     parser.add_argument("--limit", type=int, help="evaluate only the first K samples")
+    parser.add_argument("--batch-size", type=int, default=8,
+                        help="questions per generate call, left-padded (default 8)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,6 +52,6 @@ def run(args: argparse.Namespace) -> int:
                                   args.max_num, not args.no_dynamic)
     metrics = run_benchmark(args.bench, model, tokenizer, settings, Path(args.prepared),
                             Path(args.data_root), Path(args.out or f"results/{args.bench}"),
-                            args.limit)
+                            args.limit, args.batch_size)
     print(json.dumps(metrics, indent=1))
     return 0

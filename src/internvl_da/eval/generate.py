@@ -26,24 +26,53 @@ class GenerationSettings:
     max_new_tokens: int = 50
 
 
+def prompt_inputs(tokenizer, settings: GenerationSettings, question: str,
+                  image_path: str | None) -> tuple[list[int], torch.Tensor | None]:
+    """Prompt ids and tiles (T, 3, S, S) of one question, as `model.chat` builds them."""
+    if image_path is None:
+        return encode_generation_prompt(tokenizer, settings.template, question, []), None
+    max_num = settings.max_num if settings.dynamic else 1
+    pixels = image_to_pixel_values(load_image(image_path), max_num, settings.image_size)
+    counts = [settings.tokens_per_tile * pixels.shape[0]]
+    return encode_generation_prompt(tokenizer, settings.template, question, counts), pixels
+
+
 @torch.no_grad()
+def generate_ids(model, tokenizer, settings: GenerationSettings, questions: list[str],
+                 image_paths: list[str | None]) -> list[list[int]]:
+    """New token ids per question, cut at the stop token; one left-padded batch."""
+    prompts, tiles = [], []
+    for question, path in zip(questions, image_paths, strict=True):
+        ids, pixels = prompt_inputs(tokenizer, settings, question, path)
+        prompts.append(ids)
+        if pixels is not None:
+            tiles.append(pixels)
+    width = max(len(p) for p in prompts)
+    pad = tokenizer.pad_token_id
+    input_ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=model.device)
+    attention_mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts],
+                                  device=model.device)
+    # generate() encodes images whenever the key is present, even as None: pass it only if any.
+    images = {"pixel_values": torch.cat(tiles).to(model.dtype)} if tiles else {}  # prompt order
+    stop = tokenizer.convert_tokens_to_ids(get_template(settings.template).stop_token)
+    output = model.generate(
+        input_ids=input_ids, attention_mask=attention_mask, **images,
+        max_new_tokens=settings.max_new_tokens, min_new_tokens=1, do_sample=False, num_beams=1,
+        eos_token_id=stop, pad_token_id=pad)
+    rows = []
+    for row in output[:, width:].tolist():
+        rows.append(row[: row.index(stop)] if stop in row else row)
+    return rows
+
+
+def answer_batch(model, tokenizer, settings: GenerationSettings, questions: list[str],
+                 image_paths: list[str | None]) -> list[str]:
+    """Stripped answers (reference `model.chat` post-processing) for a batch."""
+    return [tokenizer.decode(ids).strip()
+            for ids in generate_ids(model, tokenizer, settings, questions, image_paths)]
+
+
 def answer(model, tokenizer, settings: GenerationSettings, question: str,
            image_path: str | None = None) -> str:
     """The model's stripped answer to one question about one image (or none)."""
-    pixel_values, counts = None, []
-    if image_path is not None:
-        image = load_image(image_path)
-        max_num = settings.max_num if settings.dynamic else 1
-        pixel_values = image_to_pixel_values(image, max_num, settings.image_size)
-        pixel_values = pixel_values.to(model.dtype)
-        counts = [settings.tokens_per_tile * pixel_values.shape[0]]
-    ids = encode_generation_prompt(tokenizer, settings.template, question, counts)
-    stop = tokenizer.convert_tokens_to_ids(get_template(settings.template).stop_token)
-    output = model.generate(
-        input_ids=torch.tensor([ids], device=model.device), pixel_values=pixel_values,
-        max_new_tokens=settings.max_new_tokens, min_new_tokens=1, do_sample=False,
-        num_beams=1, eos_token_id=stop, pad_token_id=tokenizer.pad_token_id)
-    new = output[0, len(ids):].tolist()
-    if stop in new:
-        new = new[: new.index(stop)]
-    return tokenizer.decode(new, skip_special_tokens=False).strip()
+    return answer_batch(model, tokenizer, settings, [question], [image_path])[0]

@@ -17,7 +17,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from internvl_da.eval import rsvqa
-from internvl_da.eval.generate import GenerationSettings, answer
+from internvl_da.eval.generate import GenerationSettings, answer_batch
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,8 @@ def _done_ids(path: Path) -> set:
 
 
 def run_benchmark(name: str, model, tokenizer, settings: GenerationSettings, prepared: Path,
-                  images: Path, out: Path, limit: int | None = None) -> dict:
+                  images: Path, out: Path, limit: int | None = None,
+                  batch_size: int = 1) -> dict:
     """Predict every item (skipping finished ones), then score the whole file."""
     bench = get_benchmark(name)
     items = bench.load(prepared / bench.annotation, images / bench.image_root)[:limit]
@@ -71,14 +72,18 @@ def run_benchmark(name: str, model, tokenizer, settings: GenerationSettings, pre
     predictions = out / "predictions.jsonl"
     done = _done_ids(predictions)
     settings = GenerationSettings(**{**settings.__dict__, "max_new_tokens": bench.max_new_tokens})
-    with open(predictions, "a", encoding="utf-8") as handle:
-        for item in tqdm(items, desc=name, unit="sample"):
-            if item["id"] in done:
-                continue
-            record = {**item, "prediction": answer(model, tokenizer, settings, item["question"],
-                                                   item["image"])}
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-            handle.flush()
+    todo = [item for item in items if item["id"] not in done]
+    with open(predictions, "a", encoding="utf-8") as handle, \
+            tqdm(total=len(items), initial=len(items) - len(todo), desc=name,
+                 unit="sample") as bar:
+        for start in range(0, len(todo), batch_size):
+            chunk = todo[start:start + batch_size]
+            replies = answer_batch(model, tokenizer, settings, [i["question"] for i in chunk],
+                                   [i["image"] for i in chunk])
+            for item, reply in zip(chunk, replies, strict=True):
+                handle.write(json.dumps({**item, "prediction": reply}, ensure_ascii=False) + "\n")
+            handle.flush()  # a finished batch survives an interruption
+            bar.update(len(chunk))
     by_id = {r["id"]: r for r in map(json.loads, predictions.read_text().splitlines())}
     metrics = bench.score([by_id[i["id"]] for i in items])
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
