@@ -22,6 +22,7 @@ COMMANDS: dict[tuple[str | None, str], tuple[str, str]] = {
     ("data", "check"): ("data_check", "validate a meta JSON or JSONL; report every problem"),
     (None, "train"): ("train", "fine-tune one size on one domain with the DA recipe"),
     (None, "eval"): ("eval", "run a benchmark on a checkpoint: predictions + metrics"),
+    (None, "score"): ("score", "score a predictions file on CPU; prints metrics JSON"),
     (None, "convert"): ("convert", "original InternVL2 checkpoint <-> native transformers"),
 }
 

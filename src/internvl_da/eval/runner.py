@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from internvl_da.eval import rsvqa
+from internvl_da.eval import dior_rsvg, rsvqa
 from internvl_da.eval.generate import GenerationSettings, answer_batch
 
 
@@ -36,7 +36,16 @@ def load_rsvqa(annotation: Path, image_root: Path) -> list[dict]:
             for r in json.loads(annotation.read_text(encoding="utf-8"))]
 
 
+def load_dior_rsvg(annotation: Path, image_root: Path) -> list[dict]:
+    """Items {id (index), question ('Detect ' + prompt), image, answer (pixels), image_size}."""
+    return [{"id": k, "question": "Detect " + r["prompt"], "image": str(image_root / r["image"]),
+             "answer": r["bbox"], "image_size": r["size"]}
+            for k, r in enumerate(json.loads(annotation.read_text(encoding="utf-8")))]
+
+
 BENCHMARKS: dict[str, Benchmark] = {
+    "dior-rsvg": Benchmark("remote/dior_rsvg_test.json", "dior_rsvg", 200, load_dior_rsvg,
+                           dior_rsvg.score),
     "rsvqa-lr": Benchmark("remote/rsvqa_lr_test.json", "rsvqa/LR/Images_LR", 50, load_rsvqa,
                           rsvqa.score),
     "rsvqa-hr-test1": Benchmark("remote/rsvqa_hr_test1.json", "rsvqa/HR/Data", 50, load_rsvqa,

@@ -1,0 +1,59 @@
+"""DIOR-RSVG visual grounding, scored exactly as the reference `rs_det/caculate.py`.
+
+Data: evaluation JSON list `{image, prompt, bbox [x1,y1,x2,y2] pixels, size [W,H]}`
+(evaluation.md §4.1). Prompt: 'Detect ' + prompt; the answer is
+`<ref>...</ref><box>[[x1, y1, x2, y2]]</box>` in 0-1000 coordinates; max_new_tokens 200.
+Metric (§4.4): the FIRST match of the reference regex, parsed with json.loads and element [0]
+taken (a bare [x1, y1, x2, y2] therefore fails), mapped back to pixels (x*W/1000, y*H/1000,
+clamped, corners not reordered), IoU with the +1-pixel convention on float coordinates,
+correct iff IoU > 0.5 (strict). Unparseable predictions are wrong.
+Paper (Table 11): Acc@0.5 x 100.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from internvl_da.data.coords import denormalize_box
+
+BOX_PATTERN = re.compile(r"\[*\[.*?,.*?,.*?,.*?\]\]*")  # reference regex, verbatim
+
+
+def parse_box(prediction: str | None, size) -> list[float] | None:
+    """The predicted box in pixels, or None when the reference would count the item wrong."""
+    matches = BOX_PATTERN.findall(prediction or "")
+    if not matches:
+        return None
+    try:
+        box = json.loads(matches[0])[0]
+        if not isinstance(box, list) or len(box) != 4:
+            return None
+        return denormalize_box([float(v) for v in box], size)
+    except (ValueError, TypeError, IndexError, KeyError):
+        return None
+
+
+def iou_plus_one(a, b) -> float:
+    """IoU with the +1-pixel convention, on float coordinates (reference computation)."""
+    ix1, iy1 = max(a[0], b[0]), max(a[1], b[1])
+    ix2, iy2 = min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, ix2 - ix1 + 1) * max(0.0, iy2 - iy1 + 1)
+    area_a = (a[2] - a[0] + 1) * (a[3] - a[1] + 1)
+    area_b = (b[2] - b[0] + 1) * (b[3] - b[1] + 1)
+    return inter / (area_a + area_b - inter)
+
+
+def judge(record: dict) -> dict:
+    """{correct, box, iou} of one prediction record (answer in pixels, image_size [W, H])."""
+    box = parse_box(record["prediction"], record["image_size"])
+    if box is None:
+        return {"correct": False, "box": None, "iou": None}
+    iou = iou_plus_one(box, record["answer"])
+    return {"correct": iou > 0.5, "box": box, "iou": iou}
+
+
+def score(records: list[dict]) -> dict:
+    correct = sum(judge(r)["correct"] for r in records)
+    return {"acc@0.5": correct / len(records) if records else None, "correct": correct,
+            "total": len(records)}

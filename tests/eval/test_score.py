@@ -1,0 +1,50 @@
+"""`internvl-da score`: metrics from a file, per-record details, errors at the line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from internvl_da.cli import main
+from internvl_da.eval.score import score_file
+
+
+def write(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_rsvqa_and_details(tmp_path, capsys):
+    preds = write(tmp_path / "p.jsonl", [
+        {"id": 1, "question": "q", "prediction": "Yes", "answer": "yes", "type": "presence"},
+        {"id": 2, "question": "q", "prediction": "12", "answer": "3", "type": "count"}])
+    assert main(["score", "rsvqa-lr", str(preds), "--details", str(tmp_path / "d.jsonl")]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["per_type"] == {"count": 1.0, "presence": 1.0} and metrics["avg"] == 1.0
+    details = [json.loads(x) for x in (tmp_path / "d.jsonl").read_text().splitlines()]
+    assert details == [{"id": 1, "correct": True}, {"id": 2, "correct": True}]
+
+
+def test_dior_details_have_box_and_iou(tmp_path):
+    preds = write(tmp_path / "p.jsonl", [
+        {"id": 0, "question": "Detect", "prediction": "<box>[[125, 125, 375, 375]]</box>",
+         "answer": [100, 100, 299, 299], "image_size": [800, 800]}])
+    assert score_file("dior-rsvg", preds, tmp_path / "d.jsonl")["correct"] == 1
+    row = json.loads((tmp_path / "d.jsonl").read_text())
+    assert row["box"] == [100.0, 100.0, 300.0, 300.0] and row["iou"] > 0.5
+
+
+@pytest.mark.parametrize("rows,reason", [
+    ([{"id": 1, "prediction": "yes", "type": "presence"}], r"p\.jsonl:1: missing field 'answer'"),
+    ([{"id": 1, "prediction": 5, "answer": "yes", "type": "presence"}],
+     r"p\.jsonl:1: field 'prediction' has type int"),
+])
+def test_bad_records_name_the_line(tmp_path, rows, reason):
+    with pytest.raises(ValueError, match=reason):
+        score_file("rsvqa-lr", write(tmp_path / "p.jsonl", rows))
+
+
+def test_unknown_benchmark_lists_names(tmp_path):
+    with pytest.raises(ValueError, match="choose from"):
+        score_file("vqav2", write(tmp_path / "p.jsonl", []))
