@@ -21,6 +21,8 @@ def test_rsvqa_names_run_their_own_split_regression_reference_key_swap():
     assert "hr_test1" in runner.BENCHMARKS["rsvqa-hr-test1"].annotation
     with pytest.raises(ValueError, match="choose from"):
         runner.get_benchmark("mme—realworld-typo")
+    # The reference's em-dash name is accepted as an alias of the ASCII one.
+    assert runner.get_benchmark("mme—realworld") is runner.get_benchmark("mme-realworld")
 
 
 @pytest.fixture()

@@ -16,17 +16,18 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from internvl_da.eval import dior_rsvg, rsvqa
+from internvl_da.eval import dior_rsvg, mme_realworld, rsvqa
 from internvl_da.eval.generate import GenerationSettings, answer_batch
 
 
 @dataclass(frozen=True)
 class Benchmark:
-    annotation: str  # relative to --data-root
+    annotation: str  # relative to --prepared (converted files) or --data-root (raw releases)
     image_root: str  # relative to --data-root
     max_new_tokens: int
     load: Callable[[Path, Path], list[dict]]
     score: Callable[[list[dict]], dict]
+    raw_annotation: bool = False  # the release file is read as it is (no prep step)
 
 
 def load_rsvqa(annotation: Path, image_root: Path) -> list[dict]:
@@ -43,7 +44,20 @@ def load_dior_rsvg(annotation: Path, image_root: Path) -> list[dict]:
             for k, r in enumerate(json.loads(annotation.read_text(encoding="utf-8")))]
 
 
+def load_mme_realworld(annotation: Path, image_root: Path) -> list[dict]:
+    """Autonomous-driving multiple-choice items with the reference prompt."""
+    records = json.loads(annotation.read_text(encoding="utf-8"))
+    return [{"id": r["Question_id"], "question": mme_realworld.build_prompt(
+                r["Text"], r["Answer choices"]),
+             "image": str(image_root / r["Image"]), "answer": r["Ground truth"],
+             "choices": r["Answer choices"], "task": r["Task"], "category": r["Category"]}
+            for r in records
+            if r["Subtask"] == "Autonomous_Driving" and r["Question Type"] == "Multiple Choice"]
+
+
 BENCHMARKS: dict[str, Benchmark] = {
+    "mme-realworld": Benchmark("mme_realworld/MME_RealWorld.json", "mme_realworld/data", 100,
+                               load_mme_realworld, mme_realworld.score, raw_annotation=True),
     "dior-rsvg": Benchmark("remote/dior_rsvg_test.json", "dior_rsvg", 200, load_dior_rsvg,
                            dior_rsvg.score),
     "rsvqa-lr": Benchmark("remote/rsvqa_lr_test.json", "rsvqa/LR/Images_LR", 50, load_rsvqa,
@@ -55,9 +69,12 @@ BENCHMARKS: dict[str, Benchmark] = {
 }
 
 
+ALIASES = {"mme—realworld": "mme-realworld"}  # the reference dispatcher's em-dash spelling
+
+
 def get_benchmark(name: str) -> Benchmark:
     try:
-        return BENCHMARKS[name]
+        return BENCHMARKS[ALIASES.get(name, name)]
     except KeyError:
         raise ValueError(f"unknown benchmark {name!r}; choose from {sorted(BENCHMARKS)}") from None
 
@@ -73,7 +90,8 @@ def run_benchmark(name: str, model, tokenizer, settings: GenerationSettings, pre
                   batch_size: int = 1) -> dict:
     """Predict every item (skipping finished ones), then score the whole file."""
     bench = get_benchmark(name)
-    items = bench.load(prepared / bench.annotation, images / bench.image_root)[:limit]
+    annotation = (images if bench.raw_annotation else prepared) / bench.annotation
+    items = bench.load(annotation, images / bench.image_root)[:limit]
     missing = [i["image"] for i in items if not os.path.isfile(i["image"])]
     if missing:
         raise FileNotFoundError(f"{len(missing)} images missing, e.g. {missing[:3]}")

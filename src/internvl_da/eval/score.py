@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from internvl_da.eval import dior_rsvg, rsvqa
+from internvl_da.eval import dior_rsvg, mme_realworld, rsvqa
 from internvl_da.fileio import write_jsonl
 
 # Fields every record needs, per benchmark family, with their types.
 REQUIRED = {"rsvqa": {"id": (int, str), "prediction": (str, type(None)), "answer": str,
                       "type": str},
             "dior-rsvg": {"id": (int, str), "prediction": (str, type(None)), "answer": list,
-                          "image_size": list}}
+                          "image_size": list},
+            "mme-realworld": {"id": (int, str), "prediction": (str, type(None)), "answer": str,
+                              "choices": list, "task": str, "category": str}}
 FAMILY = {"rsvqa-lr": "rsvqa", "rsvqa-hr-test1": "rsvqa", "rsvqa-hr-test2": "rsvqa",
-          "dior-rsvg": "dior-rsvg"}
+          "dior-rsvg": "dior-rsvg", "mme-realworld": "mme-realworld"}
 
 
 def read_predictions(path: str | Path, family: str) -> list[dict]:
@@ -46,6 +48,12 @@ def score_file(bench: str, path: str | Path, details: str | Path | None = None) 
         per_item = [{"id": r["id"], "correct": rsvqa.is_correct(r["prediction"], r["answer"],
                                                                   r["type"])} for r in records]
         metrics = rsvqa.score(records)
+    elif family == "mme-realworld":
+        per_item = []
+        for r in records:
+            letter = mme_realworld.post_process(r["prediction"] or "", r["choices"])
+            per_item.append({"id": r["id"], "correct": letter == r["answer"], "pred": letter})
+        metrics = mme_realworld.score(records)
     else:
         per_item = [{"id": r["id"], **dior_rsvg.judge(r)} for r in records]
         metrics = dior_rsvg.score(records)

@@ -1,0 +1,63 @@
+"""MME-RealWorld, Autonomous_Driving subset, as InternVL's `eval/domain_specific/mme_rw`.
+
+Data: the release's `MME_RealWorld.json` filtered to Subtask == Autonomous_Driving (multiple
+choice, five options, the fifth "(E) All the above answers are wrong."); evaluation.md §5.
+Prompt ("reference", the default, comparable with Table 5): Text + '选项如下所示:' + newline +
+the choices joined by newlines + newline + INSTRUCTION (the reference's swapped language
+branches and 13 spaces kept). max_new_tokens 100.
+Answer extraction (§5.4) and scoring (§5.5): micro accuracy per task, per category and overall;
+the paper's Avg. is the overall micro accuracy.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+INSTRUCTION = ("Select the best answer to the above multiple-choice question based on the image."
+               + " " * 13 + "Respond with only the letter (A, B, C, D, or E) of the correct "
+               "option. \nThe best answer is:")
+# Reference list, including its missing comma ("...isThe correct option is").
+PREFIXES = ("The best answer is", "The correct answer is", "The answer is", "The answer",
+            "The best option isThe correct option is", "Best answer:", "Best option:")
+TASKS = ("Perception", "Reasoning")
+
+
+def build_prompt(text: str, choices: list[str]) -> str:
+    """The reference question text (`language='en'` takes the Chinese joiner; kept)."""
+    return text + "选项如下所示:\n" + "\n".join(choices) + "\n" + INSTRUCTION
+
+
+def post_process(response: str, choices: list[str]) -> str:
+    """The reference letter extraction, quirks included (first capital A-E anywhere; an
+    empty remainder maps to the first choice)."""
+    s = response.strip()
+    for prefix in PREFIXES:
+        s = s.replace(prefix, "")
+    if len(s.split()) > 10 and not re.search("[ABCDE]", s):
+        return ""
+    match = re.search("[ABCDE]", s)
+    if match is not None:
+        return match[0]
+    for choice in choices:
+        if s.lower() in choice.lower():
+            return choice[1]
+    return ""
+
+
+def score(records: list[dict]) -> dict:
+    """`overall`, `per_task`, `per_category` micro accuracies (letters compared exactly)."""
+    right, total = Counter(), Counter()
+    for r in records:
+        if r["task"] not in TASKS:
+            raise KeyError(f"record {r['id']}: unknown task {r['task']!r}")
+        hit = post_process(r["prediction"] or "", r["choices"]) == r["answer"]
+        for key in (("task", r["task"]), ("category", r["category"]), ("all", "")):
+            right[key] += hit
+            total[key] += 1
+
+    def table(kind):
+        return {k[1]: round(right[k] / total[k], 4) for k in sorted(total) if k[0] == kind}
+
+    return {"overall": round(right[("all", "")] / total[("all", "")], 4) if records else None,
+            "per_task": table("task"), "per_category": table("category")}

@@ -1,0 +1,51 @@
+"""MME-RealWorld: the reference prompt bytes, letter extraction quirks and micro scores."""
+
+from __future__ import annotations
+
+import pytest
+
+from internvl_da.eval.mme_realworld import INSTRUCTION, build_prompt, post_process, score
+
+CHOICES = ["(A) 1", "(B) 2", "(C) three cars", "(D) 4", "(E) All the above answers are wrong."]
+
+
+def test_prompt_exact():
+    prompt = build_prompt("How many cars?", CHOICES[:2])
+    assert prompt == ("How many cars?选项如下所示:\n(A) 1\n(B) 2\n"
+                      "Select the best answer to the above multiple-choice question based on the "
+                      "image.             Respond with only the letter (A, B, C, D, or E) of the "
+                      "correct option. \nThe best answer is:")
+    assert INSTRUCTION.count(" " * 13) == 1 and " " * 14 not in INSTRUCTION
+
+
+@pytest.mark.parametrize("response,expected", [
+    ("B", "B"),
+    ("The best answer is C", "C"),
+    ("(D) 4", "D"),
+    ("Answer: a car", "A"),  # first capital A-E anywhere, even inside a word
+    ("three cars", "C"),  # no capital: substring of a choice text
+    ("", "A"),  # empty remainder is a substring of every choice -> the first letter
+    ("   ", "A"),
+    ("none of these apply here at all so i will not pick any of them", ""),  # > 10 words
+    ("xyz", ""),
+    ("The best option isThe correct option is 2", "B"),  # fused prefix removed, " 2" in (B)
+    ("The best option is 2", ""),  # not a listed prefix on its own: nothing matches
+])
+def test_post_process(response, expected):
+    assert post_process(response, CHOICES) == expected
+
+
+def test_micro_scores():
+    rows = [
+        {"id": 1, "prediction": "A", "answer": "A", "choices": CHOICES, "task": "Perception",
+         "category": "Objects_Count"},
+        {"id": 2, "prediction": "B", "answer": "C", "choices": CHOICES, "task": "Perception",
+         "category": "Objects_Count"},
+        {"id": 3, "prediction": "E", "answer": "E", "choices": CHOICES, "task": "Reasoning",
+         "category": "Intention"},
+    ]
+    assert score(rows) == {"overall": round(2 / 3, 4),
+                           "per_task": {"Perception": 0.5, "Reasoning": 1.0},
+                           "per_category": {"Intention": 1.0, "Objects_Count": 0.5}}
+    with pytest.raises(KeyError, match="unknown task"):
+        score([dict(rows[0], task="Planning")])
