@@ -16,6 +16,14 @@ def write_text_atomic(path: str | Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
 def write_json(path: str | Path, obj, indent: int | None = 1) -> None:
     write_text_atomic(path, json.dumps(obj, ensure_ascii=False, indent=indent) + "\n")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-NAMES = ("rsvqa-lr", "rsvqa-hr-test1", "rsvqa-hr-test2", "dior-rsvg", "mme-realworld")
+NAMES = ("rsvqa-lr", "rsvqa-hr-test1", "rsvqa-hr-test2", "dior-rsvg", "mme-realworld", "gmai")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

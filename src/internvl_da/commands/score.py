@@ -7,8 +7,8 @@ import json
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("bench", help="rsvqa-lr, rsvqa-hr-test1, rsvqa-hr-test2, dior-rsvg "
-                        "or mme-realworld")
+    parser.add_argument("bench", help="rsvqa-lr, rsvqa-hr-test1, rsvqa-hr-test2, dior-rsvg, "
+                        "mme-realworld or gmai")
     parser.add_argument("predictions", help="predictions.jsonl written by `internvl-da eval`")
     parser.add_argument("--details", metavar="FILE",
                         help="also write one JSON line per record: id, correct (and box, iou)")

@@ -16,8 +16,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from internvl_da.eval import dior_rsvg, mme_realworld, rsvqa
+from internvl_da.eval import dior_rsvg, gmai, mme_realworld, rsvqa
 from internvl_da.eval.generate import GenerationSettings, answer_batch
+from internvl_da.fileio import write_bytes_atomic
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class Benchmark:
     load: Callable[[Path, Path], list[dict]]
     score: Callable[[list[dict]], dict]
     raw_annotation: bool = False  # the release file is read as it is (no prep step)
+    images_in_prepared: bool = False  # images decoded from the annotation into --prepared
 
 
 def load_rsvqa(annotation: Path, image_root: Path) -> list[dict]:
@@ -55,7 +57,28 @@ def load_mme_realworld(annotation: Path, image_root: Path) -> list[dict]:
             if r["Subtask"] == "Autonomous_Driving" and r["Question Type"] == "Multiple Choice"]
 
 
+def load_gmai(annotation: Path, image_root: Path) -> list[dict]:
+    """VAL rows with the VLMEvalKit prompt; base64 images decoded once into `image_root`."""
+    import base64
+    import csv
+
+    image_root.mkdir(parents=True, exist_ok=True)
+    items = []
+    with open(annotation, encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle, delimiter="\t"):
+            path = image_root / f"{row['index']}.png"
+            if not path.is_file():
+                write_bytes_atomic(path, base64.b64decode(row["image"]))
+            items.append({"id": int(row["index"]), "question": gmai.build_prompt(row),
+                          "image": str(path), "answer": row["answer"],
+                          "choices": gmai.options(row),
+                          **{g: row[g] for g in gmai.GROUPS if g in row}})
+    return items
+
+
 BENCHMARKS: dict[str, Benchmark] = {
+    "gmai": Benchmark("gmai/GMAI-MMBench_VAL.tsv", "gmai/images", 1024, load_gmai, gmai.score,
+                      raw_annotation=True, images_in_prepared=True),
     "mme-realworld": Benchmark("mme_realworld/MME_RealWorld.json", "mme_realworld/data", 100,
                                load_mme_realworld, mme_realworld.score, raw_annotation=True),
     "dior-rsvg": Benchmark("remote/dior_rsvg_test.json", "dior_rsvg", 200, load_dior_rsvg,
@@ -91,7 +114,8 @@ def run_benchmark(name: str, model, tokenizer, settings: GenerationSettings, pre
     """Predict every item (skipping finished ones), then score the whole file."""
     bench = get_benchmark(name)
     annotation = (images if bench.raw_annotation else prepared) / bench.annotation
-    items = bench.load(annotation, images / bench.image_root)[:limit]
+    image_root = (prepared if bench.images_in_prepared else images) / bench.image_root
+    items = bench.load(annotation, image_root)[:limit]
     missing = [i["image"] for i in items if not os.path.isfile(i["image"])]
     if missing:
         raise FileNotFoundError(f"{len(missing)} images missing, e.g. {missing[:3]}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from internvl_da.eval import dior_rsvg, mme_realworld, rsvqa
+from internvl_da.eval import dior_rsvg, gmai, mme_realworld, rsvqa
 from internvl_da.fileio import write_jsonl
 
 # Fields every record needs, per benchmark family, with their types.
@@ -14,9 +14,11 @@ REQUIRED = {"rsvqa": {"id": (int, str), "prediction": (str, type(None)), "answer
             "dior-rsvg": {"id": (int, str), "prediction": (str, type(None)), "answer": list,
                           "image_size": list},
             "mme-realworld": {"id": (int, str), "prediction": (str, type(None)), "answer": str,
-                              "choices": list, "task": str, "category": str}}
+                              "choices": list, "task": str, "category": str},
+            "gmai": {"id": (int, str), "prediction": (str, type(None)), "answer": str,
+                     "choices": dict}}
 FAMILY = {"rsvqa-lr": "rsvqa", "rsvqa-hr-test1": "rsvqa", "rsvqa-hr-test2": "rsvqa",
-          "dior-rsvg": "dior-rsvg", "mme-realworld": "mme-realworld"}
+          "dior-rsvg": "dior-rsvg", "mme-realworld": "mme-realworld", "gmai": "gmai"}
 
 
 def read_predictions(path: str | Path, family: str) -> list[dict]:
@@ -48,6 +50,12 @@ def score_file(bench: str, path: str | Path, details: str | Path | None = None) 
         per_item = [{"id": r["id"], "correct": rsvqa.is_correct(r["prediction"], r["answer"],
                                                                   r["type"])} for r in records]
         metrics = rsvqa.score(records)
+    elif family == "gmai":
+        per_item = []
+        for r in records:
+            letter = gmai.can_infer(r["prediction"], r["choices"])
+            per_item.append({"id": r["id"], "correct": letter == r["answer"], "pred": letter})
+        metrics = gmai.score(records)
     elif family == "mme-realworld":
         per_item = []
         for r in records:

@@ -1,0 +1,88 @@
+"""GMAI-MMBench (medical) as VLMEvalKit at the paper-time commit 4d6d204e (evaluation.md §7).
+
+Data: the VAL TSV (columns index, question, A..E, answer, image as base64, category,
+`clinical vqa task`, department, `perceptual granularity`, modality).
+Prompt (`InternVLChat.build_multi_choice_prompt`): [hint + newline] + question, then for each
+non-empty option in letter order newline + 'L. ' + text, then
+"\\nAnswer with the option's letter from the given choices directly." (the Chinese instruction
+when the text has Chinese characters). Tiles: max_num 6; max_new_tokens 1024.
+Matching: `can_infer` of 2024-10-19 with the exact-matching judge: a prediction that cannot be
+inferred becomes 'Z' (always wrong). Offline there is no LLM judge: reports say so. The
+reference reads the VERBOSE environment variable for one rule; it is taken as unset here.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections import Counter
+
+INSTRUCTION_EN = "\nAnswer with the option's letter from the given choices directly."
+INSTRUCTION_ZH = "\n请直接回答选项字母。"
+REFUSALS = ("Sorry, I can't help with images of people yet.", "I can't process this file.",
+            "I'm sorry, but without the image provided", "Cannot determine the answer")
+GROUPS = ("clinical vqa task", "department", "perceptual granularity")
+
+
+def options(row: dict) -> dict[str, str]:
+    """Non-empty option columns, letter order."""
+    return {letter: str(row[letter]) for letter in string.ascii_uppercase
+            if letter in row and row[letter] not in (None, "") and str(row[letter]) != "nan"}
+
+
+def build_prompt(row: dict) -> str:
+    text = (str(row["hint"]) + "\n" if row.get("hint") not in (None, "", "nan") else "")
+    text += str(row["question"])
+    for letter, option in options(row).items():
+        text += f"\n{letter}. {option}"
+    chinese = re.search(r"[\u4e00-\u9fff]", text) is not None
+    return text + (INSTRUCTION_ZH if chinese else INSTRUCTION_EN)
+
+
+def _infer_option(prediction: str, choices: dict[str, str]) -> str | None:
+    if "Failed to obtain answer via API" in prediction:
+        return None
+    if any(refusal in prediction for refusal in REFUSALS):
+        return "Z"
+    cleaned = prediction
+    for char in ".()[],:;!*#{}":
+        cleaned = cleaned.replace(char, " ")
+    tokens = cleaned.split()
+    found = [letter for letter in choices if letter in tokens]
+    if len(found) == 1:
+        return found[0]
+    if not found and "Z" in tokens:
+        return "Z"
+    return None
+
+
+def _infer_text(prediction: str, choices: dict[str, str]) -> str | None:
+    lowered = prediction.lower()
+    found = [letter for letter, text in choices.items() if text.lower() in lowered]
+    return found[0] if len(found) == 1 else None
+
+
+def can_infer(prediction: str | None, choices: dict[str, str]) -> str:
+    """The letter VLMEvalKit's exact-matching evaluation extracts ('Z' when none)."""
+    prediction = prediction or ""
+    return _infer_option(prediction, choices) or _infer_text(prediction, choices) or "Z"
+
+
+def score(records: list[dict]) -> dict:
+    """`overall` and per-group micro accuracies (records carry `choices` and group fields)."""
+    right, total = Counter(), Counter()
+    for r in records:
+        hit = can_infer(r["prediction"], r["choices"]) == r["answer"]
+        keys = [("overall", "")] + [(g, str(r.get(g))) for g in GROUPS if r.get(g) is not None]
+        for key in keys:
+            right[key] += hit
+            total[key] += 1
+
+    def table(group):
+        return {k[1]: round(right[k] / total[k], 4) for k in sorted(total) if k[0] == group}
+
+    result = {"overall": round(right[("overall", "")] / len(records), 4) if records else None,
+              "judge": "exact matching (no LLM judge)"}
+    for group in GROUPS:
+        result["per_" + group.replace(" ", "_")] = table(group)
+    return result
