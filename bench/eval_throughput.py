@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from internvl_da.eval.generate import GenerationSettings, generate_ids
-from internvl_da.eval.runner import load_rsvqa
+from internvl_da.eval.rsvqa import load as load_rsvqa
 from internvl_da.model.tiny import build_tiny_model
 
 ANNOTATION = Path("data/prepared/remote/rsvqa_lr_test.json")

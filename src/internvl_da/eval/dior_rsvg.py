@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 from internvl_da.data.coords import denormalize_box
 
@@ -57,3 +58,10 @@ def score(records: list[dict]) -> dict:
     correct = sum(judge(r)["correct"] for r in records)
     return {"acc@0.5": correct / len(records) if records else None, "correct": correct,
             "total": len(records)}
+
+
+def load(annotation: Path, image_root: Path) -> list[dict]:
+    """Items {id (index), question ('Detect ' + prompt), image, answer (pixels), image_size}."""
+    return [{"id": k, "question": "Detect " + r["prompt"], "image": str(image_root / r["image"]),
+             "answer": r["bbox"], "image_size": r["size"]}
+            for k, r in enumerate(json.loads(annotation.read_text(encoding="utf-8")))]

@@ -13,9 +13,14 @@ reference reads the VERBOSE environment variable for one rule; it is taken as un
 
 from __future__ import annotations
 
+import base64
+import csv
 import re
 import string
 from collections import Counter
+from pathlib import Path
+
+from internvl_da.fileio import write_bytes_atomic
 
 INSTRUCTION_EN = "\nAnswer with the option's letter from the given choices directly."
 INSTRUCTION_ZH = "\n请直接回答选项字母。"
@@ -86,3 +91,19 @@ def score(records: list[dict]) -> dict:
     for group in GROUPS:
         result["per_" + group.replace(" ", "_")] = table(group)
     return result
+
+
+def load(annotation: Path, image_root: Path) -> list[dict]:
+    """VAL rows with the VLMEvalKit prompt; base64 images decoded once into `image_root`."""
+    image_root.mkdir(parents=True, exist_ok=True)
+    items = []
+    with open(annotation, encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle, delimiter="\t"):
+            path = image_root / f"{row['index']}.png"
+            if not path.is_file():
+                write_bytes_atomic(path, base64.b64decode(row["image"]))
+            items.append({"id": int(row["index"]), "question": build_prompt(row),
+                          "image": str(path), "answer": row["answer"],
+                          "choices": options(row),
+                          **{g: row[g] for g in GROUPS if g in row}})
+    return items

@@ -11,8 +11,10 @@ the paper's Avg. is the overall micro accuracy.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
+from pathlib import Path
 
 INSTRUCTION = ("Select the best answer to the above multiple-choice question based on the image."
                + " " * 13 + "Respond with only the letter (A, B, C, D, or E) of the correct "
@@ -61,3 +63,14 @@ def score(records: list[dict]) -> dict:
 
     return {"overall": round(right[("all", "")] / total[("all", "")], 4) if records else None,
             "per_task": table("task"), "per_category": table("category")}
+
+
+def load(annotation: Path, image_root: Path) -> list[dict]:
+    """Autonomous-driving multiple-choice items with the reference prompt."""
+    records = json.loads(annotation.read_text(encoding="utf-8"))
+    return [{"id": r["Question_id"], "question": build_prompt(
+                r["Text"], r["Answer choices"]),
+             "image": str(image_root / r["Image"]), "answer": r["Ground truth"],
+             "choices": r["Answer choices"], "task": r["Task"], "category": r["Category"]}
+            for r in records
+            if r["Subtask"] == "Autonomous_Driving" and r["Question Type"] == "Multiple Choice"]

@@ -12,7 +12,9 @@ Paper (Table 11, DA-1B): LR Avg. 87.37.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from pathlib import Path
 
 PROMPT_SUFFIX = "\nAnswer the question using a single word or phrase."
 NUMERIC_TYPES = ("count", "area")
@@ -48,3 +50,10 @@ def score(records: list[dict]) -> dict:
         "overall": round(sum(right.values()) / max(sum(total.values()), 1), 4),
         "avg": round(sum(right[t] for t in useful) / n_useful, 4) if n_useful else None,
     }
+
+
+def load(annotation: Path, image_root: Path) -> list[dict]:
+    """Items {id, question (as asked), image, answer, type} from the evaluation JSON list."""
+    return [{"id": int(r["id"]), "question": r["question"] + PROMPT_SUFFIX,
+             "image": str(image_root / r["image"]), "answer": r["gt_answer"], "type": r["type"]}
+            for r in json.loads(annotation.read_text(encoding="utf-8"))]

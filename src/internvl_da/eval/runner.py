@@ -18,7 +18,6 @@ from tqdm import tqdm
 
 from internvl_da.eval import dior_rsvg, gmai, mme_realworld, rsvqa
 from internvl_da.eval.generate import GenerationSettings, answer_batch
-from internvl_da.fileio import write_bytes_atomic
 
 
 @dataclass(frozen=True)
@@ -32,62 +31,18 @@ class Benchmark:
     images_in_prepared: bool = False  # images decoded from the annotation into --prepared
 
 
-def load_rsvqa(annotation: Path, image_root: Path) -> list[dict]:
-    """Items {id, question (as asked), image, answer, type} from the evaluation JSON list."""
-    return [{"id": int(r["id"]), "question": r["question"] + rsvqa.PROMPT_SUFFIX,
-             "image": str(image_root / r["image"]), "answer": r["gt_answer"], "type": r["type"]}
-            for r in json.loads(annotation.read_text(encoding="utf-8"))]
-
-
-def load_dior_rsvg(annotation: Path, image_root: Path) -> list[dict]:
-    """Items {id (index), question ('Detect ' + prompt), image, answer (pixels), image_size}."""
-    return [{"id": k, "question": "Detect " + r["prompt"], "image": str(image_root / r["image"]),
-             "answer": r["bbox"], "image_size": r["size"]}
-            for k, r in enumerate(json.loads(annotation.read_text(encoding="utf-8")))]
-
-
-def load_mme_realworld(annotation: Path, image_root: Path) -> list[dict]:
-    """Autonomous-driving multiple-choice items with the reference prompt."""
-    records = json.loads(annotation.read_text(encoding="utf-8"))
-    return [{"id": r["Question_id"], "question": mme_realworld.build_prompt(
-                r["Text"], r["Answer choices"]),
-             "image": str(image_root / r["Image"]), "answer": r["Ground truth"],
-             "choices": r["Answer choices"], "task": r["Task"], "category": r["Category"]}
-            for r in records
-            if r["Subtask"] == "Autonomous_Driving" and r["Question Type"] == "Multiple Choice"]
-
-
-def load_gmai(annotation: Path, image_root: Path) -> list[dict]:
-    """VAL rows with the VLMEvalKit prompt; base64 images decoded once into `image_root`."""
-    import base64
-    import csv
-
-    image_root.mkdir(parents=True, exist_ok=True)
-    items = []
-    with open(annotation, encoding="utf-8", newline="") as handle:
-        for row in csv.DictReader(handle, delimiter="\t"):
-            path = image_root / f"{row['index']}.png"
-            if not path.is_file():
-                write_bytes_atomic(path, base64.b64decode(row["image"]))
-            items.append({"id": int(row["index"]), "question": gmai.build_prompt(row),
-                          "image": str(path), "answer": row["answer"],
-                          "choices": gmai.options(row),
-                          **{g: row[g] for g in gmai.GROUPS if g in row}})
-    return items
-
-
 BENCHMARKS: dict[str, Benchmark] = {
-    "gmai": Benchmark("gmai/GMAI-MMBench_VAL.tsv", "gmai/images", 1024, load_gmai, gmai.score,
+    "gmai": Benchmark("gmai/GMAI-MMBench_VAL.tsv", "gmai/images", 1024, gmai.load, gmai.score,
                       raw_annotation=True, images_in_prepared=True),
     "mme-realworld": Benchmark("mme_realworld/MME_RealWorld.json", "mme_realworld/data", 100,
-                               load_mme_realworld, mme_realworld.score, raw_annotation=True),
-    "dior-rsvg": Benchmark("remote/dior_rsvg_test.json", "dior_rsvg", 200, load_dior_rsvg,
+                               mme_realworld.load, mme_realworld.score, raw_annotation=True),
+    "dior-rsvg": Benchmark("remote/dior_rsvg_test.json", "dior_rsvg", 200, dior_rsvg.load,
                            dior_rsvg.score),
-    "rsvqa-lr": Benchmark("remote/rsvqa_lr_test.json", "rsvqa/LR/Images_LR", 50, load_rsvqa,
+    "rsvqa-lr": Benchmark("remote/rsvqa_lr_test.json", "rsvqa/LR/Images_LR", 50, rsvqa.load,
                           rsvqa.score),
-    "rsvqa-hr-test1": Benchmark("remote/rsvqa_hr_test1.json", "rsvqa/HR/Data", 50, load_rsvqa,
+    "rsvqa-hr-test1": Benchmark("remote/rsvqa_hr_test1.json", "rsvqa/HR/Data", 50, rsvqa.load,
                                 rsvqa.score),
-    "rsvqa-hr-test2": Benchmark("remote/rsvqa_hr_test2.json", "rsvqa/HR/Data", 50, load_rsvqa,
+    "rsvqa-hr-test2": Benchmark("remote/rsvqa_hr_test2.json", "rsvqa/HR/Data", 50, rsvqa.load,
                                 rsvqa.score),
 }
 
