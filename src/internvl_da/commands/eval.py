@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-NAMES = ("rsvqa-lr", "rsvqa-hr-test1", "rsvqa-hr-test2", "dior-rsvg", "mme-realworld", "gmai")
+NAMES = ("rsvqa-lr", "rsvqa-hr-test1", "rsvqa-hr-test2", "dior-rsvg", "mme-realworld", "gmai",
+         "drivelm")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

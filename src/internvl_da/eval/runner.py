@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from internvl_da.eval import dior_rsvg, gmai, mme_realworld, rsvqa
+from internvl_da.eval import dior_rsvg, drivelm, gmai, mme_realworld, rsvqa
 from internvl_da.eval.generate import GenerationSettings, answer_batch
 
 
@@ -28,10 +28,15 @@ class Benchmark:
     load: Callable[[Path, Path], list[dict]]
     score: Callable[[list[dict]], dict]
     raw_annotation: bool = False  # the release file is read as it is (no prep step)
-    images_in_prepared: bool = False  # images decoded from the annotation into --prepared
+    images_in_prepared: bool = False  # images live under --prepared (decoded or stitched)
+    finalize: Callable[[dict], dict] | None = None  # post-processing of each prediction record
+    write_outputs: Callable[[list[dict], Path], None] | None = None  # extra files (submission)
 
 
 BENCHMARKS: dict[str, Benchmark] = {
+    "drivelm": Benchmark("drivelm/drivelm_val.jsonl", "drivelm/stitch", 200, drivelm.load,
+                         drivelm.score, images_in_prepared=True, finalize=drivelm.finalize,
+                         write_outputs=drivelm.write_submission),
     "gmai": Benchmark("gmai/GMAI-MMBench_VAL.tsv", "gmai/images", 1024, gmai.load, gmai.score,
                       raw_annotation=True, images_in_prepared=True),
     "mme-realworld": Benchmark("mme_realworld/MME_RealWorld.json", "mme_realworld/data", 100,
@@ -87,10 +92,16 @@ def run_benchmark(name: str, model, tokenizer, settings: GenerationSettings, pre
             replies = answer_batch(model, tokenizer, settings, [i["question"] for i in chunk],
                                    [i["image"] for i in chunk])
             for item, reply in zip(chunk, replies, strict=True):
-                handle.write(json.dumps({**item, "prediction": reply}, ensure_ascii=False) + "\n")
+                record = {**item, "prediction": reply}
+                if bench.finalize is not None:
+                    record = bench.finalize(record)
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
             handle.flush()  # a finished batch survives an interruption
             bar.update(len(chunk))
     by_id = {r["id"]: r for r in map(json.loads, predictions.read_text().splitlines())}
-    metrics = bench.score([by_id[i["id"]] for i in items])
+    records = [by_id[i["id"]] for i in items]
+    metrics = bench.score(records)
+    if bench.write_outputs is not None:
+        bench.write_outputs(records, out)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
     return metrics
