@@ -34,10 +34,10 @@ def weights_hash(out) -> str:
 
 
 def initial_weights(size="tiny"):
+    from internvl_da.model.registry import get_size
     from internvl_da.model.tiny import build_tiny_model
 
-    family = {"tiny": "qwen2", "tiny-llama": "llama", "tiny-phi3": "phi3"}[size]
-    model, _ = build_tiny_model(family, seed=FAST["seed"])
+    model, _ = build_tiny_model(get_size(size).llm_family, seed=FAST["seed"])
     return {k: v.clone() for k, v in model.state_dict().items()}
 
 

@@ -41,11 +41,10 @@ def run(args: argparse.Namespace) -> int:
         from internvl_da.model.load import load_native
 
         model, tokenizer = load_native(args.checkpoint)
-    elif args.size.startswith("tiny"):
+    elif spec.hub_id is None:  # the in-process tiny sizes
         from internvl_da.model.tiny import build_tiny_model
-        from internvl_da.train.finetune import TINY_FAMILY
 
-        model, tokenizer = build_tiny_model(TINY_FAMILY[args.size], seed=args.seed)
+        model, tokenizer = build_tiny_model(spec.llm_family, seed=args.seed)
     else:
         raise SystemExit("--checkpoint is required for sizes other than tiny")
     model.eval()

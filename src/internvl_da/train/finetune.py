@@ -28,15 +28,13 @@ from internvl_da.model.registry import get_size
 from internvl_da.train.modules import apply_freezing, apply_lora, check_options
 from internvl_da.train.recipe import TrainConfig
 
-TINY_FAMILY = {"tiny": "qwen2", "tiny-llama": "llama", "tiny-phi3": "phi3"}
-
 
 def build_model(size: str, checkpoint: str | None, seed: int):
     spec = get_size(size)
-    if size in TINY_FAMILY:
+    if spec.hub_id is None:  # the in-process tiny sizes
         from internvl_da.model.tiny import build_tiny_model
 
-        model, tokenizer = build_tiny_model(TINY_FAMILY[size], seed=seed)
+        model, tokenizer = build_tiny_model(spec.llm_family, seed=seed)
         return model, tokenizer, spec
     if checkpoint is None:
         raise ValueError(f"size {size!r} needs --checkpoint DIR (a native checkpoint; "
