@@ -63,7 +63,7 @@ demo: setup ## sample data -> stitching -> conversion -> meta files -> validatio
 	  --entry medical=$(SAMPLE)/medical/medical_sft.jsonl,$(SAMPLE)/medical/images
 	for d in drivelm remote medical; do $(I) data check $(PREP)/meta/$$d.json || exit 1; done
 
-bench: setup ## run the benchmarks (print ratios measured in one run)
+bench: demo ## run the benchmarks on the sample data (each prints ratios measured in one run)
 	@for b in bench/*.py; do echo "== $$b"; OMP_NUM_THREADS=1 $(BIN)/python $$b || exit 1; done
 
 clean: ## remove generated data and caches (keeps .venv)
