@@ -75,3 +75,18 @@ def test_missing_images_listed_before_generation(bench_dirs, tmp_path):
     with pytest.raises(FileNotFoundError, match=r"1 images missing, e\.g\. .*3\.tif"):
         runner.run_benchmark("rsvqa-lr", model, tok, settings, prepared, images, tmp_path / "o")
     assert not (tmp_path / "o").exists()
+
+
+def test_two_rank_shards_merge_to_the_single_process_file(bench_dirs, tmp_path):
+    prepared, images = bench_dirs
+    model, tok, settings = model_and_settings()
+    single = runner.run_benchmark("rsvqa-lr", model, tok, settings, prepared, images,
+                                  tmp_path / "single", batch_size=2)
+    # Each rank predicts its own shard (run here one after the other, without a process group).
+    assert runner.run_benchmark("rsvqa-lr", model, tok, settings, prepared, images,
+                                tmp_path / "sharded", batch_size=2, rank=1, world_size=2) == {}
+    merged = runner.run_benchmark("rsvqa-lr", model, tok, settings, prepared, images,
+                                  tmp_path / "sharded", batch_size=2, rank=0, world_size=2)
+    assert merged == single
+    assert (tmp_path / "sharded/predictions.jsonl").read_text() == \
+        (tmp_path / "single/predictions.jsonl").read_text()

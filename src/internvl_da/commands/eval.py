@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
     get_benchmark(args.bench)
     repro.configure(args.seed)
+    rank, world_size = _distributed()
     spec = get_size(args.size)
     if args.checkpoint:
         from internvl_da.model.load import load_native
@@ -52,6 +53,21 @@ def run(args: argparse.Namespace) -> int:
                                   args.max_num, not args.no_dynamic)
     metrics = run_benchmark(args.bench, model, tokenizer, settings, Path(args.prepared),
                             Path(args.data_root), Path(args.out or f"results/{args.bench}"),
-                            args.limit, args.batch_size)
-    print(json.dumps(metrics, indent=1))
+                            args.limit, args.batch_size, rank, world_size)
+    if rank == 0:
+        print(json.dumps(metrics, indent=1))
     return 0
+
+
+def _distributed() -> tuple[int, int]:
+    """(rank, world size) under torchrun (gloo process group for the final barrier)."""
+    import os
+
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size == 1:
+        return 0, 1
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("gloo")
+    return dist.get_rank(), world_size

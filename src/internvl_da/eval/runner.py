@@ -14,10 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch.distributed as dist
 from tqdm import tqdm
 
 from internvl_da.eval import dior_rsvg, drivelm, gmai, mme_realworld, rsvqa
 from internvl_da.eval.generate import GenerationSettings, answer_batch
+from internvl_da.fileio import write_json, write_jsonl
 
 
 @dataclass(frozen=True)
@@ -68,24 +70,13 @@ def _done_ids(path: Path) -> set:
     return {json.loads(line)["id"] for line in path.read_text().splitlines() if line.strip()}
 
 
-def run_benchmark(name: str, model, tokenizer, settings: GenerationSettings, prepared: Path,
-                  images: Path, out: Path, limit: int | None = None,
-                  batch_size: int = 1) -> dict:
-    """Predict every item (skipping finished ones), then score the whole file."""
-    bench = get_benchmark(name)
-    annotation = (images if bench.raw_annotation else prepared) / bench.annotation
-    image_root = (prepared if bench.images_in_prepared else images) / bench.image_root
-    items = bench.load(annotation, image_root)[:limit]
-    missing = [i["image"] for i in items if not os.path.isfile(i["image"])]
-    if missing:
-        raise FileNotFoundError(f"{len(missing)} images missing, e.g. {missing[:3]}")
-    out.mkdir(parents=True, exist_ok=True)
-    predictions = out / "predictions.jsonl"
-    done = _done_ids(predictions)
-    settings = GenerationSettings(**{**settings.__dict__, "max_new_tokens": bench.max_new_tokens})
+def _predict(bench: Benchmark, items: list[dict], model, tokenizer,
+             settings: GenerationSettings, path: Path, batch_size: int, desc: str) -> None:
+    """Append predictions for the items not yet in `path`, flushing after every batch."""
+    done = _done_ids(path)
     todo = [item for item in items if item["id"] not in done]
-    with open(predictions, "a", encoding="utf-8") as handle, \
-            tqdm(total=len(items), initial=len(items) - len(todo), desc=name,
+    with open(path, "a", encoding="utf-8") as handle, \
+            tqdm(total=len(items), initial=len(items) - len(todo), desc=desc,
                  unit="sample") as bar:
         for start in range(0, len(todo), batch_size):
             chunk = todo[start:start + batch_size]
@@ -98,10 +89,49 @@ def run_benchmark(name: str, model, tokenizer, settings: GenerationSettings, pre
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")
             handle.flush()  # a finished batch survives an interruption
             bar.update(len(chunk))
-    by_id = {r["id"]: r for r in map(json.loads, predictions.read_text().splitlines())}
-    records = [by_id[i["id"]] for i in items]
+
+
+def _records(paths: list[Path], items: list[dict]) -> list[dict]:
+    """Prediction records of `items`, in input order, from one or more files."""
+    by_id = {}
+    for path in paths:
+        by_id.update({r["id"]: r for r in map(json.loads, path.read_text().splitlines())})
+    return [by_id[i["id"]] for i in items]
+
+
+def run_benchmark(name: str, model, tokenizer, settings: GenerationSettings, prepared: Path,
+                  images: Path, out: Path, limit: int | None = None, batch_size: int = 1,
+                  rank: int = 0, world_size: int = 1) -> dict:
+    """Predict every item (skipping finished ones), then score the whole file.
+
+    With several ranks, rank r predicts items[r::world_size] into its own file; rank 0 waits
+    for all, merges them in input order into predictions.jsonl and scores (others return {}).
+    The merged file equals a single-process run's.
+    """
+    bench = get_benchmark(name)
+    annotation = (images if bench.raw_annotation else prepared) / bench.annotation
+    image_root = (prepared if bench.images_in_prepared else images) / bench.image_root
+    items = bench.load(annotation, image_root)[:limit]
+    missing = [i["image"] for i in items if not os.path.isfile(i["image"])]
+    if missing:
+        raise FileNotFoundError(f"{len(missing)} images missing, e.g. {missing[:3]}")
+    out.mkdir(parents=True, exist_ok=True)
+    settings = GenerationSettings(**{**settings.__dict__, "max_new_tokens": bench.max_new_tokens})
+    shards = [out / f"predictions.rank{r}.jsonl" for r in range(world_size)]
+    mine = out / "predictions.jsonl" if world_size == 1 else shards[rank]
+    _predict(bench, items[rank::world_size], model, tokenizer, settings, mine, batch_size,
+             name if world_size == 1 else f"{name} rank {rank}")
+    if world_size > 1:
+        if dist.is_available() and dist.is_initialized():
+            dist.barrier()
+        if rank != 0:
+            return {}
+        records = _records(shards, items)
+        write_jsonl(out / "predictions.jsonl", records)
+    else:
+        records = _records([mine], items)
     metrics = bench.score(records)
     if bench.write_outputs is not None:
         bench.write_outputs(records, out)
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
+    write_json(out / "metrics.json", metrics)
     return metrics
