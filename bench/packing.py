@@ -20,13 +20,8 @@ import torch
 
 from internvl_da.data.dataset import SampleSettings, build_datasets
 from internvl_da.data.formats import load_meta
-from internvl_da.data.packing import (
-    PackedDataset,
-    Packer,
-    collate_packed,
-    collate_padded,
-    padding_stats,
-)
+from internvl_da.data.packing import Packer, collate_packed, collate_padded, padding_stats
+from internvl_da.data.stream import PackedDataset
 from internvl_da.model.tiny import build_tiny_model
 from internvl_da.train.loss import weighted_lm_loss
 

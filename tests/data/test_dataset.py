@@ -10,7 +10,7 @@ from PIL import Image
 
 from internvl_da.data.dataset import DatasetError, SampleSettings, SupervisedDataset, build_datasets
 from internvl_da.data.formats import MetaEntry
-from internvl_da.data.packing import PackedDataset
+from internvl_da.data.stream import PackedDataset
 from internvl_da.model.tiny import build_tiny_tokenizer
 
 SETTINGS = SampleSettings(template="Hermes-2", image_size=32, tokens_per_tile=4, max_num=6)

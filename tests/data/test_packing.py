@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from internvl_da.data import packing
+from internvl_da.data.stream import PackedDataset
 from internvl_da.data.tokens import IGNORE_INDEX
 
 
@@ -179,20 +180,20 @@ def test_packed_dataset_covers_each_sample_once_per_shard_union():
     datasets = [ListDataset(23, 0, 1), ListDataset(11, 100, 2)]
     seen = []
     for rank in range(2):
-        ds = packing.PackedDataset(datasets, max_tokens=30, max_tiles=6, rank=rank, world_size=2)
+        ds = PackedDataset(datasets, max_tokens=30, max_tiles=6, rank=rank, world_size=2)
         rows = list(ds)
         for row in rows:
             assert len(row["input_ids"]) <= 30 and len(row["pixel_values"]) <= 6
         seen += [i for row in rows for i in row["ids"]]
     assert sorted(seen) == sorted(list(range(23)) + list(range(100, 111)))
-    a = [r["ids"] for r in packing.PackedDataset(datasets, max_tokens=30, max_tiles=6, seed=1)]
-    b = [r["ids"] for r in packing.PackedDataset(datasets, max_tokens=30, max_tiles=6, seed=1)]
+    a = [r["ids"] for r in PackedDataset(datasets, max_tokens=30, max_tiles=6, seed=1)]
+    b = [r["ids"] for r in PackedDataset(datasets, max_tokens=30, max_tiles=6, seed=1)]
     assert a == b
 
 
 def test_packed_dataset_in_worker_processes():
     datasets = [ListDataset(20, 0, 1)]
-    ds = packing.PackedDataset(datasets, max_tokens=40, max_tiles=8)
+    ds = PackedDataset(datasets, max_tokens=40, max_tiles=8)
     loader = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=2)
     ids = sorted(i for row in loader for i in row["ids"])
     assert ids == list(range(20))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import torch
 
-from internvl_da.data.packing import PackedDataset
-from internvl_da.data.stream import PackedStream
+from internvl_da.data.packing import Packer
+from internvl_da.data.stream import PackedDataset, PackedStream
 from internvl_da.data.tokens import IGNORE_INDEX
 
 
@@ -42,8 +43,31 @@ def ids(rows):
     return [row["ids"] for row in rows]
 
 
-def test_first_pass_matches_packed_dataset_and_passes_repeat():
-    reference = ids(PackedDataset(datasets(), max_tokens=40, max_tiles=8))
+def reference_pass(dsets, max_tokens, max_tiles, shard=0, shards=1, seed=0):
+    """The reference `PackedDataset.__iter__` written out: draw a dataset with probability
+    proportional to its length from default_rng(seed + shard), pack, flush at the end."""
+    rng = np.random.default_rng(seed=seed + shard)
+    lines = [list(range(shard, len(d), shards)) for d in dsets]
+    cursors, active = [0] * len(lines), [k for k, line in enumerate(lines) if line]
+    packer, rows = Packer(max_tokens, max_tiles, 20), []
+    while active:
+        weights = np.array([len(dsets[k]) for k in active], dtype=np.float64)
+        k = active[int(rng.choice(len(active), p=weights / weights.sum()))]
+        i = lines[k][cursors[k]]
+        cursors[k] += 1
+        if cursors[k] == len(lines[k]):
+            active.remove(k)
+        item = dsets[k][i]
+        rows += [b.refs for b in packer.add((k, i), len(item["input_ids"]), item["num_tiles"])]
+    rows += [b.refs for b in packer.flush()]
+    return [[dsets[k][i]["id"] for k, i in refs] for refs in rows]
+
+
+def test_first_pass_matches_the_reference_order_and_passes_repeat():
+    reference = reference_pass(datasets(), 40, 8)
+    assert ids(PackedDataset(datasets(), max_tokens=40, max_tiles=8)) == reference
+    assert ids(PackedDataset(datasets(), max_tokens=40, max_tiles=8, rank=1, world_size=2)) == \
+        reference_pass(datasets(), 40, 8, shard=1, shards=2)
     stream = PackedStream(datasets(), max_tokens=40, max_tiles=8)
     first = ids(next(stream) for _ in range(len(reference)))
     second = ids(next(stream) for _ in range(len(reference)))

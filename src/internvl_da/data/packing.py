@@ -16,10 +16,9 @@ Loss (§15.4): per supervised token of a sub-sample with n supervised tokens, we
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 
 from internvl_da.data.tokens import IGNORE_INDEX
@@ -109,56 +108,6 @@ def concat_samples(samples: Sequence[dict], reduction: str) -> dict:
         "sample_lengths": [len(s["input_ids"]) for s in samples],
         "ids": [s["id"] for s in samples],
     }
-
-
-class PackedDataset(torch.utils.data.IterableDataset):
-    """Packed rows over several datasets, sharded per (rank, worker) as the reference (§14).
-
-    Each dataset is exhausted once per pass (`replacement=False`); the next sample's dataset is
-    drawn with probability proportional to dataset length among those not exhausted, from
-    `np.random.default_rng(seed + global worker id)`.
-    """
-
-    def __init__(self, datasets: Sequence, reduction: str = "square", max_tokens: int = 16384,
-                 max_tiles: int = 48, max_buffers: int = 20, rank: int = 0, world_size: int = 1,
-                 seed: int = 0) -> None:
-        super().__init__()
-        self.datasets = list(datasets)
-        self.reduction = reduction
-        self.limits = (max_tokens, max_tiles, max_buffers)
-        self.rank, self.world_size, self.seed = rank, world_size, seed
-        len2weight(1, reduction)  # validates the name early
-
-    def _shard(self) -> tuple[int, int]:
-        info = torch.utils.data.get_worker_info()
-        workers, worker_id = (info.num_workers, info.id) if info else (1, 0)
-        return self.rank * workers + worker_id, self.world_size * workers
-
-    def _stream(self) -> Iterator[tuple[int, int]]:
-        """(dataset index, sample index) pairs of this shard in the reference order."""
-        g, total = self._shard()
-        rng = np.random.default_rng(seed=self.seed + g)
-        shards = [list(range(g, len(ds), total)) for ds in self.datasets]
-        cursors = [0] * len(shards)
-        active = [k for k, shard in enumerate(shards) if shard]
-        while active:
-            weights = np.array([len(self.datasets[k]) for k in active], dtype=np.float64)
-            k = active[int(rng.choice(len(active), p=weights / weights.sum()))]
-            yield k, shards[k][cursors[k]]
-            cursors[k] += 1
-            if cursors[k] == len(shards[k]):
-                active.remove(k)
-
-    def __iter__(self) -> Iterator[dict]:
-        packer = Packer(*self.limits)
-        cache: dict[tuple[int, int], dict] = {}
-        for ref in self._stream():
-            sample = self.datasets[ref[0]][ref[1]]
-            cache[ref] = sample
-            for buffer in packer.add(ref, len(sample["input_ids"]), sample["num_tiles"]):
-                yield concat_samples([cache.pop(r) for r in buffer.refs], self.reduction)
-        for buffer in packer.flush():
-            yield concat_samples([cache.pop(r) for r in buffer.refs], self.reduction)
 
 
 def block_diagonal_causal_mask(sample_lengths: Sequence[int], total: int | None = None,

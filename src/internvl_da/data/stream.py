@@ -13,7 +13,7 @@ processes the Trainer's replay of the first batches is used instead.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -32,8 +32,6 @@ class PackedStream(torch.utils.data.IterableDataset):
         self.packer = Packer(max_tokens, max_tiles, max_buffers)
         self.rank, self.world_size, self.seed = rank, world_size, seed
         self.shards = [list(range(rank, len(ds), world_size)) for ds in self.datasets]
-        if not any(self.shards):
-            raise ValueError(f"rank {rank} of {world_size} has no training sample")
         self._cache: dict[tuple[int, int], dict] = {}
         self._start_pass(0)
 
@@ -61,7 +59,14 @@ class PackedStream(torch.utils.data.IterableDataset):
             self._cache[ref] = self.datasets[ref[0]][ref[1]]
         return self._cache[ref]
 
+    def one_pass(self) -> Iterator[dict]:
+        """The packs of the current pass (all of them when the stream is fresh)."""
+        while self.active or self.ready or self.packer.buffers:
+            yield next(self)
+
     def __next__(self) -> dict:
+        if not any(self.shards):
+            raise ValueError(f"shard {self.rank} of {self.world_size} has no training sample")
         while not self.ready:
             if self.active:
                 ref = self._next_ref()
@@ -107,3 +112,26 @@ def _jsonable(value):
     if isinstance(value, np.integer):
         return int(value)
     return value
+
+
+class PackedDataset(torch.utils.data.IterableDataset):
+    """One pass of packed rows, sharded per (rank, DataLoader worker) as the reference (§14):
+    global worker g = rank * workers + worker id takes lines[g::G] of every dataset and draws
+    datasets from `np.random.default_rng(seed + g)`. Iterating again gives the same pass."""
+
+    def __init__(self, datasets: Sequence, reduction: str = "square", max_tokens: int = 16384,
+                 max_tiles: int = 48, max_buffers: int = 20, rank: int = 0, world_size: int = 1,
+                 seed: int = 0) -> None:
+        super().__init__()
+        len2weight(1, reduction)  # validates the name early
+        self.datasets = list(datasets)
+        self.options = (reduction, max_tokens, max_tiles, max_buffers)
+        self.rank, self.world_size, self.seed = rank, world_size, seed
+
+    def __iter__(self) -> Iterator[dict]:
+        info = torch.utils.data.get_worker_info()
+        workers, worker_id = (info.num_workers, info.id) if info else (1, 0)
+        shard = self.rank * workers + worker_id
+        stream = PackedStream(self.datasets, *self.options, rank=shard,
+                              world_size=self.world_size * workers, seed=self.seed)
+        return stream.one_pass()

@@ -21,8 +21,8 @@ import torch
 from internvl_da import repro
 from internvl_da.data.dataset import SampleSettings, build_datasets
 from internvl_da.data.formats import load_meta
-from internvl_da.data.packing import PackedDataset, collate_packed, collate_padded
-from internvl_da.data.stream import PackedStream
+from internvl_da.data.packing import collate_packed, collate_padded
+from internvl_da.data.stream import PackedDataset, PackedStream
 from internvl_da.model.drop_path import enable_drop_path
 from internvl_da.model.registry import get_size
 from internvl_da.train.modules import apply_freezing, apply_lora, check_options
