@@ -29,6 +29,10 @@ REFUSALS = ("Sorry, I can't help with images of people yet.", "I can't process t
 GROUPS = ("clinical vqa task", "department", "perceptual granularity")
 
 
+# Fields a predictions record needs (checked by `internvl-da score`).
+FIELDS = {"id": (int, str), "prediction": (str, type(None)), "answer": str,
+          "choices": dict}
+
 def options(row: dict) -> dict[str, str]:
     """Non-empty option columns, letter order."""
     return {letter: str(row[letter]) for letter in string.ascii_uppercase
@@ -73,11 +77,17 @@ def can_infer(prediction: str | None, choices: dict[str, str]) -> str:
     return _infer_option(prediction, choices) or _infer_text(prediction, choices) or "Z"
 
 
+def judge(record: dict) -> dict:
+    """{correct, pred} of one prediction record (the inferred letter; 'Z' when none)."""
+    letter = can_infer(record["prediction"], record["choices"])
+    return {"correct": letter == record["answer"], "pred": letter}
+
+
 def score(records: list[dict]) -> dict:
     """`overall` and per-group micro accuracies (records carry `choices` and group fields)."""
     right, total = Counter(), Counter()
     for r in records:
-        hit = can_infer(r["prediction"], r["choices"]) == r["answer"]
+        hit = judge(r)["correct"]
         keys = [("overall", "")] + [(g, str(r.get(g))) for g in GROUPS if r.get(g) is not None]
         for key in keys:
             right[key] += hit

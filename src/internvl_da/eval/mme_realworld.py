@@ -25,6 +25,10 @@ PREFIXES = ("The best answer is", "The correct answer is", "The answer is", "The
 TASKS = ("Perception", "Reasoning")
 
 
+# Fields a predictions record needs (checked by `internvl-da score`).
+FIELDS = {"id": (int, str), "prediction": (str, type(None)), "answer": str,
+          "choices": list, "task": str, "category": str}
+
 def build_prompt(text: str, choices: list[str]) -> str:
     """The reference question text (`language='en'` takes the Chinese joiner; kept)."""
     return text + "选项如下所示:\n" + "\n".join(choices) + "\n" + INSTRUCTION
@@ -47,13 +51,19 @@ def post_process(response: str, choices: list[str]) -> str:
     return ""
 
 
+def judge(record: dict) -> dict:
+    """{correct, pred} of one prediction record (the extracted letter)."""
+    letter = post_process(record["prediction"] or "", record["choices"])
+    return {"correct": letter == record["answer"], "pred": letter}
+
+
 def score(records: list[dict]) -> dict:
     """`overall`, `per_task`, `per_category` micro accuracies (letters compared exactly)."""
     right, total = Counter(), Counter()
     for r in records:
         if r["task"] not in TASKS:
             raise KeyError(f"record {r['id']}: unknown task {r['task']!r}")
-        hit = post_process(r["prediction"] or "", r["choices"]) == r["answer"]
+        hit = judge(r)["correct"]
         for key in (("task", r["task"]), ("category", r["category"]), ("all", "")):
             right[key] += hit
             total[key] += 1

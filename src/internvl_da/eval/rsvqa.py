@@ -20,6 +20,9 @@ PROMPT_SUFFIX = "\nAnswer the question using a single word or phrase."
 NUMERIC_TYPES = ("count", "area")
 
 
+# Fields a predictions record needs (checked by `internvl-da score`).
+FIELDS = {"id": (int, str), "prediction": (str, type(None)), "answer": str, "type": str}
+
 def _bucket(value: int) -> int:
     return 0 if value == 0 else 1 if value <= 100 else 2 if value <= 1000 else 3
 
@@ -36,12 +39,17 @@ def is_correct(prediction: str | None, answer: str, qtype: str) -> bool:
     return bool(prediction) and prediction.lower() == answer.lower()
 
 
+def judge(record: dict) -> dict:
+    """{correct} of one prediction record."""
+    return {"correct": is_correct(record["prediction"], record["answer"], record["type"])}
+
+
 def score(records: list[dict]) -> dict:
     """`per_type`, `counts`, `overall` and `avg` (the paper's Avg.), each rounded to 4 places."""
     right, total = Counter(), Counter()
     for r in records:
         total[r["type"]] += 1
-        right[r["type"]] += is_correct(r["prediction"], r["answer"], r["type"])
+        right[r["type"]] += judge(r)["correct"]
     useful = [t for t in total if t not in NUMERIC_TYPES]
     n_useful = sum(total[t] for t in useful)
     return {
