@@ -20,10 +20,10 @@ from internvl_da.data.coords import denormalize_box
 
 BOX_PATTERN = re.compile(r"\[*\[.*?,.*?,.*?,.*?\]\]*")  # reference regex, verbatim
 
-
 # Fields a predictions record needs (checked by `internvl-da score`).
 FIELDS = {"id": (int, str), "prediction": (str, type(None)), "answer": list,
           "image_size": list}
+
 
 def parse_box(prediction: str | None, size) -> list[float] | None:
     """The predicted box in pixels, or None when the reference would count the item wrong."""

@@ -28,10 +28,10 @@ REFUSALS = ("Sorry, I can't help with images of people yet.", "I can't process t
             "I'm sorry, but without the image provided", "Cannot determine the answer")
 GROUPS = ("clinical vqa task", "department", "perceptual granularity")
 
-
 # Fields a predictions record needs (checked by `internvl-da score`).
 FIELDS = {"id": (int, str), "prediction": (str, type(None)), "answer": str,
           "choices": dict}
+
 
 def options(row: dict) -> dict[str, str]:
     """Non-empty option columns, letter order."""

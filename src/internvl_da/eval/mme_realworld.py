@@ -24,10 +24,10 @@ PREFIXES = ("The best answer is", "The correct answer is", "The answer is", "The
             "The best option isThe correct option is", "Best answer:", "Best option:")
 TASKS = ("Perception", "Reasoning")
 
-
 # Fields a predictions record needs (checked by `internvl-da score`).
 FIELDS = {"id": (int, str), "prediction": (str, type(None)), "answer": str,
           "choices": list, "task": str, "category": str}
+
 
 def build_prompt(text: str, choices: list[str]) -> str:
     """The reference question text (`language='en'` takes the Chinese joiner; kept)."""

@@ -19,9 +19,9 @@ from pathlib import Path
 PROMPT_SUFFIX = "\nAnswer the question using a single word or phrase."
 NUMERIC_TYPES = ("count", "area")
 
-
 # Fields a predictions record needs (checked by `internvl-da score`).
 FIELDS = {"id": (int, str), "prediction": (str, type(None)), "answer": str, "type": str}
+
 
 def _bucket(value: int) -> int:
     return 0 if value == 0 else 1 if value <= 100 else 2 if value <= 1000 else 3

@@ -31,14 +31,17 @@ def optimizer_groups(model, weight_decay: float, decay_all: bool) -> list[dict]:
     trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     if decay_all:
         return [{"params": [p for _, p in trainable], "weight_decay": weight_decay}]
-    no_decay = [p for n, p in trainable if p.ndim < 2 or "norm" in n or "bias" in n]
-    decay = [p for n, p in trainable if not (p.ndim < 2 or "norm" in n or "bias" in n)]
-    return [{"params": decay, "weight_decay": weight_decay},
-            {"params": no_decay, "weight_decay": 0.0}]
+    groups = [{"params": [], "weight_decay": weight_decay}, {"params": [], "weight_decay": 0.0}]
+    for name, param in trainable:  # biases, norms and other vectors: no decay
+        exempt = param.ndim < 2 or "norm" in name or "bias" in name
+        groups[exempt]["params"].append(param)
+    return groups
 
 
 class InternVLTrainer(Trainer):
     loss_is_scaled_for_ga = False
+    stream = None  # the stateful packed stream, when training uses one
+    resume_stream_state: dict | None = None
 
     def __init__(self, *args, train_config, frozen=(), train_loader_factory=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -117,9 +120,6 @@ class InternVLTrainer(Trainer):
         if self.stream is not None and self.resume_stream_state is not None:
             self.stream.load_state_dict(self.resume_stream_state)
         return loader
-
-    stream = None
-    resume_stream_state: dict | None = None
 
     def stream_state_file(self, checkpoint: str | os.PathLike) -> Path:
         return Path(checkpoint) / f"stream_state_rank{self.args.process_index}.json"
