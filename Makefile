@@ -68,3 +68,6 @@ bench: demo ## run the benchmarks on the sample data (each prints ratios measure
 
 clean: ## remove generated data and caches (keeps .venv)
 	rm -rf $(SAMPLE) data/prepared .pytest_cache .ruff_cache
+
+# container targets (docker-build, docker-train, docker-eval, docker-shell, docker-lint)
+-include docker/docker.mk

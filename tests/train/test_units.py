@@ -19,19 +19,6 @@ from internvl_da.train.recipe import recipe
 from internvl_da.train.trainer import optimizer_groups
 
 
-def test_recipe_values():
-    cfg = recipe("1b", "remote")
-    assert (cfg.max_steps, cfg.gradient_accumulation_steps, cfg.save_steps) == (2500, 8, 500)
-    assert cfg.warmup_steps == 75 and recipe("1b", "drivelm").warmup_steps == 453
-    assert recipe("2b", "remote").save_total_limit == 7
-    assert recipe("4b", "medical").warmup_steps == 66
-    assert (cfg.learning_rate, cfg.weight_decay, cfg.drop_path_rate) == (1e-5, 0.01, 0.1)
-    with pytest.raises(ValueError, match="unknown domain"):
-        recipe("1b", "bdd")
-    with pytest.raises(ValueError, match="unknown training settings"):
-        recipe("1b", "remote", learning_rat=1)
-
-
 def test_weighted_loss_matches_formula():
     torch.manual_seed(0)
     logits = torch.randn(1, 6, 11)

@@ -13,17 +13,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("bench", help=f"benchmark: {', '.join(NAMES)}")
     parser.add_argument("--checkpoint", help="native InternVL checkpoint folder; without it, "
                         "--size tiny evaluates the untrained tiny model (the baseline)")
-    parser.add_argument("--size", default="tiny", help="model size (sets template and tiles)")
-    parser.add_argument("--seed", type=int, default=42, help="seed of the untrained tiny model")
-    parser.add_argument("--data-root", default="data/sample", help="images (default %(default)s)")
-    parser.add_argument("--prepared", default="data/prepared",
-                        help="converted annotations (default %(default)s)")
+    parser.add_argument("--params", help="params file: size, seed, `eval` settings and data "
+                        "roots come from it unless given here (default: ./params.yaml)")
+    parser.add_argument("--size", help="model size (sets template and tiles)")
+    parser.add_argument("--seed", type=int, help="seed of the untrained tiny model")
+    parser.add_argument("--data-root", help="raw releases and images (default: data_roots)")
+    parser.add_argument("--prepared", help="converted annotations (default: data_roots)")
     parser.add_argument("--out", help="output folder (default results/BENCH)")
-    parser.add_argument("--max-num", type=int, default=12, help="max tiles per image")
+    parser.add_argument("--max-num", type=int, help="max tiles per image")
     parser.add_argument("--no-dynamic", action="store_true", help="one tile per image")
     parser.add_argument("--limit", type=int, help="evaluate only the first K samples")
-    parser.add_argument("--batch-size", type=int, default=8,
-                        help="questions per generate call, left-padded (default 8)")
+    parser.add_argument("--batch-size", type=int,
+                        help="questions per generate call, left-padded")
+
+
+def _pick(given, default):
+    return default if given is None else given
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,11 +38,14 @@ def run(args: argparse.Namespace) -> int:
     from internvl_da.eval.generate import GenerationSettings
     from internvl_da.eval.runner import get_benchmark, run_benchmark
     from internvl_da.model.registry import get_size
+    from internvl_da.params import data_roots, load_params
 
     get_benchmark(args.bench)
-    repro.configure(args.seed)
+    params = load_params(args.params)
+    seed = _pick(args.seed, params["seed"])
+    repro.configure(seed)
     rank, world_size = _distributed()
-    spec = get_size(args.size)
+    spec = get_size(args.size or params["size"])
     if args.checkpoint:
         from internvl_da.model.load import load_native
 
@@ -45,15 +53,20 @@ def run(args: argparse.Namespace) -> int:
     elif spec.hub_id is None:  # the in-process tiny sizes
         from internvl_da.model.tiny import build_tiny_model
 
-        model, tokenizer = build_tiny_model(spec.llm_family, seed=args.seed)
+        model, tokenizer = build_tiny_model(spec.llm_family, seed=seed)
     else:
         raise SystemExit("--checkpoint is required for sizes other than tiny")
     model.eval()
+    options = params["eval"]
+    raw, prepared = data_roots(params)
     settings = GenerationSettings(spec.template, spec.image_size, spec.tokens_per_tile,
-                                  args.max_num, not args.no_dynamic)
-    metrics = run_benchmark(args.bench, model, tokenizer, settings, Path(args.prepared),
-                            Path(args.data_root), Path(args.out or f"results/{args.bench}"),
-                            args.limit, args.batch_size, rank, world_size)
+                                  _pick(args.max_num, options["max_num"]),
+                                  options["dynamic"] and not args.no_dynamic)
+    metrics = run_benchmark(args.bench, model, tokenizer, settings,
+                            Path(args.prepared or prepared), Path(args.data_root or raw),
+                            Path(args.out or f"results/{args.bench}"),
+                            _pick(args.limit, options["limit"]),
+                            _pick(args.batch_size, options["batch_size"]), rank, world_size)
     if rank == 0:
         print(json.dumps(metrics, indent=1))
     return 0

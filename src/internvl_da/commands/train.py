@@ -8,9 +8,10 @@ from contextlib import suppress
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--domain", required=True, choices=("drivelm", "medical", "remote"))
-    parser.add_argument("--size", required=True,
-                        help="tiny, tiny-llama, tiny-phi3 (in-process), 1b, 2b or 4b")
-    parser.add_argument("--meta", help="train_meta JSON (default: data/prepared/meta/DOMAIN.json, "
+    parser.add_argument("--size", help="tiny, tiny-llama, tiny-phi3 (in-process), 1b, 2b or 4b "
+                        "(default: `size` of the params file)")
+    parser.add_argument("--params", help="params file with the recipe (default: ./params.yaml)")
+    parser.add_argument("--meta", help="train_meta JSON (default: PREPARED/meta/DOMAIN.json, "
                         "written by `make demo`)")
     parser.add_argument("--output", help="run directory (default: runs/DOMAIN-SIZE)")
     parser.add_argument("--checkpoint", help="native InternVL checkpoint (1b/2b/4b)")
@@ -34,6 +35,7 @@ def _value(text: str):
 
 
 def run(args: argparse.Namespace) -> int:
+    from internvl_da.params import data_roots, load_params
     from internvl_da.train.finetune import finetune
     from internvl_da.train.recipe import recipe
 
@@ -45,9 +47,11 @@ def run(args: argparse.Namespace) -> int:
         overrides[key] = _value(value)
     if args.max_steps is not None:
         overrides["max_steps"] = args.max_steps
-    cfg = recipe(args.size, args.domain, **overrides)
-    meta = args.meta or f"data/prepared/meta/{args.domain}.json"
-    output = args.output or f"runs/{args.domain}-{args.size}"
+    params = load_params(args.params)
+    size = args.size or params["size"]
+    cfg = recipe(size, args.domain, params, **overrides)
+    meta = args.meta or str(data_roots(params)[1] / "meta" / f"{args.domain}.json")
+    output = args.output or f"runs/{args.domain}-{size}"
     metrics = finetune(cfg, meta, output, args.checkpoint, args.resume, args.report_to)
     print({k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()})
     return 0

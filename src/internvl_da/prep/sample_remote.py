@@ -18,13 +18,18 @@ if TYPE_CHECKING:
 M2_PER_PIXEL = 0.25  # HR "area" answers: square metres per pixel of the synthetic image
 
 
-def colour_presence_question(rng: random.Random, scene: synthetic.Scene) -> tuple[str, str]:
-    """'Is there a red shape?': balanced yes/no on colour alone (learnable by a tiny model)."""
-    present = sorted({s.colour for s in scene.shapes})
-    absent = [c for c in synthetic.PALETTE if c not in present]
-    pool = present if present and (not absent or rng.random() < 0.5) else absent
-    colour = rng.choice(pool)
-    return f"Is there a {colour} shape?", "yes" if colour in present else "no"
+WATER_COLOUR = "blue"  # the synthetic scenes' "water": any blue shape
+WATER_QUESTION = "Is there a water area?"
+
+
+def water_presence_question(scene: synthetic.Scene) -> tuple[str, str]:
+    """'Is there a water area?': yes iff a blue shape is drawn (about half the scenes).
+
+    The wording is fixed, so the answer depends on the image alone: the one yes/no question of
+    the sample a tiny model learns in minutes (a yes/no that compares a word of the question with
+    the image stays at chance for the tiny configs; README, status).
+    """
+    return WATER_QUESTION, "yes" if scene.has(colour=WATER_COLOUR) else "no"
 
 
 def _rsvqa_questions(rng: random.Random, scene: synthetic.Scene, types: tuple[str, ...]):
@@ -32,7 +37,7 @@ def _rsvqa_questions(rng: random.Random, scene: synthetic.Scene, types: tuple[st
     for qtype in types:
         if qtype == "presence":
             out.append(("presence", *synthetic.presence_question(rng, scene)))
-            out.append(("presence", *colour_presence_question(rng, scene)))
+            out.append(("presence", *water_presence_question(scene)))
         elif qtype == "comp":
             out.append(("comp", *synthetic.comparison_question(rng, scene)))
         elif qtype == "count":

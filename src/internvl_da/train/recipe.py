@@ -1,68 +1,55 @@
 """Training settings: the DA recipe (spec training.md §1–§7) as one frozen dataclass.
 
-`recipe(size, domain)` merges the shared settings with the per-(size, domain) values of the
-twelve reference launch scripts (§3). The pipeline issue moves these values into params.yaml
-with the same keys.
+The values live in params.yaml (the single source); `recipe(size, domain)` resolves them for one
+(size, domain): shared `train` settings, the tiny CPU profile, the per-script values of §3 and the
+top-level user keys (internvl_da.params), then keyword overrides.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
-
-DOMAINS = ("drivelm", "medical", "remote")
-
-# (max_steps, gradient_accumulation_steps) per domain (§3; identical for the three sizes).
-DOMAIN_STEPS = {"drivelm": (15100, 1), "medical": (2200, 8), "remote": (2500, 8)}
-# (save_steps, save_total_limit) per (size, domain) where the scripts differ from 700 / 3.
-SAVE_OVERRIDES = {("1b", "remote"): (500, 3), ("2b", "remote"): (500, 7)}
-
-
-# The tiny in-process model on the sample data: minutes on 2 CPU cores instead of GPU-days.
-TINY_PROFILE = dict(max_steps=300, gradient_accumulation_steps=1, learning_rate=2e-3,
-                    save_steps=100, save_total_limit=2, max_seq_length=2048,
-                    max_packed_tokens=4096, gradient_checkpointing=False, drop_path_rate=0.0)
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    size: str = "tiny"
-    domain: str = "remote"
-    max_steps: int = 2500
-    gradient_accumulation_steps: int = 8
-    per_device_batch_size: int = 1  # one packed sequence per GPU per micro-step
-    learning_rate: float = 1e-5
-    weight_decay: float = 0.01
-    decay_all_parameters: bool = True  # recipe: one group; False = usual no-decay grouping
-    adam_betas: tuple[float, float] = (0.9, 0.999)
-    adam_eps: float = 1e-8
-    warmup_ratio: float = 0.03
-    lr_scheduler: str = "cosine"
-    max_grad_norm: float = 1.0
-    gradient_checkpointing: bool = True
-    drop_path_rate: float = 0.1
-    max_seq_length: int = 8192
-    max_dynamic_patch: int = 12
-    min_dynamic_patch: int = 1
-    use_thumbnail: bool = True
-    packing: bool = True
-    max_packed_tokens: int = 16384
-    max_packed_tiles: int = 48
-    max_buffers: int = 20
-    loss_reduction: str = "square"
-    save_steps: int = 700
-    save_total_limit: int = 3
-    seed: int = 42
-    num_workers: int = 0
-    freeze_vit: bool = False
-    freeze_mlp: bool = False
-    freeze_llm: bool = False
-    unfreeze_vit_layers: int = 0  # with freeze_vit: train the last K vision layers
-    lora_llm: int = 0  # LoRA rank on the LLM (alpha 2r, dropout 0.05); 0 = off
-    lora_vit: int = 0
-    merge_lora: bool = True  # save a merged native checkpoint at the end
-    deepspeed_stage: int = 0  # 0 = no DeepSpeed; 1 (recipe), 2, 3
-    logging_steps: int = 1
+    size: str
+    domain: str
+    max_steps: int
+    gradient_accumulation_steps: int
+    per_device_batch_size: int  # one packed sequence per GPU per micro-step
+    learning_rate: float
+    weight_decay: float
+    decay_all_parameters: bool  # recipe: one group; False = usual no-decay grouping
+    adam_betas: tuple[float, float]
+    adam_eps: float
+    warmup_ratio: float
+    lr_scheduler: str
+    max_grad_norm: float
+    gradient_checkpointing: bool
+    drop_path_rate: float
+    max_seq_length: int
+    max_dynamic_patch: int
+    min_dynamic_patch: int
+    use_thumbnail: bool
+    packing: bool
+    max_packed_tokens: int
+    max_packed_tiles: int
+    max_buffers: int
+    loss_reduction: str
+    save_steps: int
+    save_total_limit: int
+    seed: int
+    num_workers: int
+    freeze_vit: bool
+    freeze_mlp: bool
+    freeze_llm: bool
+    unfreeze_vit_layers: int  # with freeze_vit: train the last K vision layers
+    lora_llm: int  # LoRA rank on the LLM (alpha 2r, dropout 0.05); 0 = off
+    lora_vit: int
+    merge_lora: bool  # save a merged native checkpoint at the end
+    deepspeed_stage: int  # 0 = no DeepSpeed; 1 (recipe), 2, 3
+    logging_steps: int
 
     @property
     def warmup_steps(self) -> int:
@@ -70,18 +57,12 @@ class TrainConfig:
         return math.ceil(self.warmup_ratio * self.max_steps)
 
 
-def recipe(size: str, domain: str, **overrides) -> TrainConfig:
-    """The reference script's settings for (size, domain), then `overrides`."""
-    if domain not in DOMAINS:
-        raise ValueError(f"unknown domain {domain!r}; choose from {DOMAINS}")
-    steps, accumulation = DOMAIN_STEPS[domain]
-    save_steps, save_limit = SAVE_OVERRIDES.get((size, domain), (700, 3))
-    base = TrainConfig(size=size, domain=domain, max_steps=steps,
-                       gradient_accumulation_steps=accumulation, save_steps=save_steps,
-                       save_total_limit=save_limit)
-    if size.startswith("tiny"):
-        base = replace(base, **TINY_PROFILE)
+def recipe(size: str, domain: str, params: dict | None = None, **overrides) -> TrainConfig:
+    """The settings of (size, domain) from `params` (default: params.yaml), then `overrides`."""
+    from internvl_da.params import load_params, train_settings
+
+    settings = train_settings(params if params is not None else load_params(), size, domain)
     unknown = set(overrides) - set(TrainConfig.__dataclass_fields__)
     if unknown:
         raise ValueError(f"unknown training settings: {sorted(unknown)}")
-    return replace(base, **overrides)
+    return TrainConfig(**{**settings, **overrides})

@@ -1,0 +1,172 @@
+"""params.yaml: load, check and resolve the pipeline's settings.
+
+`load_params(path)` reads the file and rejects unknown keys, missing keys and wrong types, naming
+the key's path (`train.learning_rate: expected float, got str`). The training settings of one
+(size, domain) are `train` < `tiny_train` (tiny sizes) < `recipe.<size>.<domain>` < the top-level
+user keys (seed, freeze_*, lora_*); `train.recipe.recipe` builds its TrainConfig from them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from pathlib import Path
+
+import yaml
+
+from internvl_da.model.registry import SIZES
+from internvl_da.prep.meta import DOMAINS
+
+PARAMS_FILE = "params.yaml"
+PIPELINE_SIZES = ("tiny", "1b", "2b", "4b")
+DATA_CHOICES = ("sample", "full")
+
+# Top-level keys users override, and the TrainConfig fields they set.
+USER_KEYS = {"size": str, "data": str, "seed": int, "freeze_vit": bool, "freeze_mlp": bool,
+             "freeze_llm": bool, "lora_llm": int, "lora_vit": int}
+RECIPE_KEYS = {"max_steps": int, "gradient_accumulation_steps": int, "save_steps": int,
+               "save_total_limit": int}
+MODEL_KEYS = {"template": str, "hub_id": str | None, "revision": str | None}
+EVAL_KEYS = {"batch_size": int, "max_num": int, "dynamic": bool, "limit": int | None}
+
+
+class ParamsError(ValueError):
+    """A params.yaml problem; the message names the file and the key's path."""
+
+
+def default_params_path() -> Path:
+    """./params.yaml if present, else the repository's (editable installs and tests)."""
+    here = Path(PARAMS_FILE)
+    return here if here.is_file() else Path(__file__).resolve().parents[2] / PARAMS_FILE
+
+
+def _type_name(kind) -> str:
+    args = typing.get_args(kind)
+    if typing.get_origin(kind) is tuple:
+        return f"a list of {len(args)} numbers"
+    if args:
+        return " or ".join("null" if a is type(None) else a.__name__ for a in args)
+    return kind.__name__
+
+
+def _matches(value, kind) -> bool:
+    if isinstance(kind, types.UnionType):
+        return any(_matches(value, k) for k in typing.get_args(kind))
+    if kind is type(None):
+        return value is None
+    if kind is float:  # ints are floats too (YAML reads `1e-5` as a string: see _coerce)
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if typing.get_origin(kind) is tuple:
+        inner = typing.get_args(kind)
+        return (isinstance(value, list) and len(value) == len(inner)
+                and all(_matches(v, k) for v, k in zip(value, inner, strict=True)))
+    return isinstance(value, kind)
+
+
+def _coerce(value, kind):
+    """YAML 1.1 reads `1e-5` (no dot), as `dvc exp run -S lr=1e-5` writes it, as a string."""
+    if kind is float and isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _check_mapping(source: str, path: str, value, schema: dict, complete: bool = True) -> None:
+    where = f"{source}: {path}" if path else source
+    if not isinstance(value, dict):
+        raise ParamsError(f"{where}: expected a mapping, got {type(value).__name__}")
+    unknown = sorted(set(value) - set(schema))
+    if unknown:
+        raise ParamsError(f"{source}: {path + '.' if path else ''}{unknown[0]}: unknown key "
+                          f"(valid: {', '.join(sorted(schema))})")
+    missing = sorted(set(schema) - set(value)) if complete else []
+    if missing:
+        raise ParamsError(f"{source}: {path + '.' if path else ''}{missing[0]}: missing key")
+    for key, kind in schema.items():
+        if key in value:
+            value[key] = _coerce(value[key], kind)
+        if key in value and not _matches(value[key], kind):
+            got = "null" if value[key] is None else type(value[key]).__name__
+            raise ParamsError(f"{source}: {path + '.' if path else ''}{key}: expected "
+                              f"{_type_name(kind)}, got {got} ({value[key]!r})")
+
+
+def train_schema() -> dict:
+    """TrainConfig's fields and types, less the ones set per size/domain or by USER_KEYS."""
+    from internvl_da.train.recipe import TrainConfig
+
+    hints = typing.get_type_hints(TrainConfig)
+    skip = {"size", "domain", *RECIPE_KEYS, *USER_KEYS}
+    return {f.name: hints[f.name] for f in dataclasses.fields(TrainConfig) if f.name not in skip}
+
+
+def check_params(params: dict, source: str = PARAMS_FILE) -> dict:
+    """Raise ParamsError on the first problem; return `params` unchanged."""
+    schema = {**USER_KEYS, "models": dict, "recipe": dict, "train": dict, "tiny_train": dict,
+              "eval": dict}
+    _check_mapping(source, "", params, schema)
+    choices = {"size": PIPELINE_SIZES, "data": DATA_CHOICES}
+    for key, valid in choices.items():
+        if params[key] not in valid:
+            raise ParamsError(f"{source}: {key}: {params[key]!r} is not one of {', '.join(valid)}")
+    _check_mapping(source, "models", params["models"], dict.fromkeys(PIPELINE_SIZES, dict))
+    _check_mapping(source, "recipe", params["recipe"], dict.fromkeys(PIPELINE_SIZES, dict))
+    for size in PIPELINE_SIZES:
+        model = params["models"][size]
+        _check_mapping(source, f"models.{size}", model, MODEL_KEYS)
+        if model["template"] != SIZES[size].template:
+            raise ParamsError(f"{source}: models.{size}.template: {model['template']!r}, but "
+                              f"this model was trained with {SIZES[size].template!r}")
+        _check_mapping(source, f"recipe.{size}", params["recipe"][size],
+                       dict.fromkeys(DOMAINS, dict))
+        for domain in DOMAINS:
+            _check_mapping(source, f"recipe.{size}.{domain}", params["recipe"][size][domain],
+                           RECIPE_KEYS)
+    shared = train_schema()
+    _check_mapping(source, "train", params["train"], shared)
+    _check_mapping(source, "tiny_train", params["tiny_train"], shared, complete=False)
+    _check_mapping(source, "eval", params["eval"], EVAL_KEYS)
+    return params
+
+
+def load_params(path: str | Path | None = None) -> dict:
+    """The checked contents of params.yaml (default: `default_params_path()`)."""
+    path = Path(path) if path is not None else default_params_path()
+    if not path.is_file():
+        raise ParamsError(f"{path}: no such params file")
+    try:
+        params = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path}: invalid YAML: {exc}") from None
+    return check_params(params, str(path))
+
+
+def recipe_size(size: str) -> str:
+    """The params section of a size: the tiny family variants share `tiny`."""
+    return "tiny" if size.startswith("tiny") else size
+
+
+def train_settings(params: dict, size: str, domain: str) -> dict:
+    """TrainConfig keyword arguments for (size, domain), before command-line overrides."""
+    if domain not in DOMAINS:
+        raise ValueError(f"unknown domain {domain!r}; choose from {DOMAINS}")
+    section = recipe_size(size)
+    if section not in PIPELINE_SIZES:
+        raise ValueError(f"unknown model size {size!r}; choose from {sorted(SIZES)}")
+    settings = dict(params["train"])
+    if section == "tiny":
+        settings.update(params["tiny_train"])
+    settings.update(params["recipe"][section][domain])
+    settings.update({k: params[k] for k in USER_KEYS if k not in ("size", "data")})
+    settings["adam_betas"] = tuple(settings["adam_betas"])
+    return {"size": size, "domain": domain, **settings}
+
+
+def data_roots(params: dict) -> tuple[Path, Path]:
+    """(raw, prepared) roots of the chosen `data`: data/<data> and data/prepared/<data>."""
+    return Path("data") / params["data"], Path("data/prepared") / params["data"]

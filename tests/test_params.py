@@ -1,0 +1,96 @@
+"""params.yaml: the recipe values of spec training.md §3, and clear errors on bad files."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from internvl_da.params import ParamsError, check_params, load_params, train_settings
+from internvl_da.train.recipe import recipe
+
+# training.md §3, written out from the spec's table: (size, domain) ->
+# (max_steps, gradient_accumulation_steps, save_steps, save_total_limit)
+SCRIPTS = {
+    ("1b", "drivelm"): (15100, 1, 700, 3), ("1b", "medical"): (2200, 8, 700, 3),
+    ("1b", "remote"): (2500, 8, 500, 3), ("2b", "drivelm"): (15100, 1, 700, 3),
+    ("2b", "medical"): (2200, 8, 700, 3), ("2b", "remote"): (2500, 8, 500, 7),
+    ("4b", "drivelm"): (15100, 1, 700, 3), ("4b", "medical"): (2200, 8, 700, 3),
+    ("4b", "remote"): (2500, 8, 700, 3),
+}
+
+
+@pytest.fixture(scope="module")
+def params():
+    return load_params()
+
+
+def test_recipe_matches_the_twelve_scripts(params):
+    for (size, domain), expected in SCRIPTS.items():
+        cfg = recipe(size, domain, params)
+        got = (cfg.max_steps, cfg.gradient_accumulation_steps, cfg.save_steps,
+               cfg.save_total_limit)
+        assert got == expected, (size, domain)
+        # §4-§7: the shared settings
+        assert (cfg.learning_rate, cfg.weight_decay, cfg.warmup_ratio) == (1e-5, 0.01, 0.03)
+        assert (cfg.drop_path_rate, cfg.max_seq_length, cfg.max_dynamic_patch) == (0.1, 8192, 12)
+        assert cfg.adam_betas == (0.9, 0.999) and cfg.lr_scheduler == "cosine"
+        assert cfg.decay_all_parameters and cfg.packing and cfg.deepspeed_stage == 1
+    assert recipe("1b", "remote", params).warmup_steps == 75
+    assert recipe("1b", "drivelm", params).warmup_steps == 453
+    assert recipe("4b", "medical", params).warmup_steps == 66
+
+
+def test_tiny_profile_and_user_keys(params):
+    cfg = recipe("tiny-phi3", "drivelm", params)  # the family variants share `tiny`
+    assert (cfg.max_steps, cfg.learning_rate, cfg.deepspeed_stage) == (300, 2e-3, 0)
+    changed = {**copy.deepcopy(params), "freeze_vit": True, "lora_llm": 8, "seed": 7}
+    cfg = recipe("1b", "remote", changed, max_steps=3)
+    assert (cfg.freeze_vit, cfg.lora_llm, cfg.seed, cfg.max_steps) == (True, 8, 7, 3)
+
+
+def test_bad_names_are_errors(params):
+    with pytest.raises(ValueError, match="unknown domain"):
+        recipe("1b", "bdd", params)
+    with pytest.raises(ValueError, match="unknown training settings"):
+        recipe("1b", "remote", params, learning_rat=1)
+    with pytest.raises(ValueError, match="unknown model size"):
+        train_settings(params, "8b", "remote")
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda p: p["train"].update(learning_rat=1.0),
+     r"train\.learning_rat: unknown key \(valid: .*learning_rate"),
+    (lambda p: p["train"].pop("weight_decay"), r"train\.weight_decay: missing key"),
+    (lambda p: p.update(freeze_vit="yes"), r"freeze_vit: expected bool, got str \('yes'\)"),
+    (lambda p: p["recipe"]["2b"]["remote"].update(max_steps=2.5),
+     r"recipe\.2b\.remote\.max_steps: expected int, got float"),
+    (lambda p: p["train"].update(adam_betas=[0.9]),
+     r"train\.adam_betas: expected a list of 2 numbers"),
+    (lambda p: p.update(size="8b"), r"size: '8b' is not one of tiny, 1b, 2b, 4b"),
+    (lambda p: p["models"]["4b"].update(template="Hermes-2"),
+     r"models\.4b\.template: 'Hermes-2', but this model was trained with 'phi3-chat'"),
+    (lambda p: p["eval"].update(limit="all"), r"eval\.limit: expected int or null"),
+    (lambda p: p.pop("eval"), r"eval: missing key"),
+])
+def test_bad_params_name_the_key(params, edit, message):
+    bad = copy.deepcopy(params)
+    edit(bad)
+    with pytest.raises(ParamsError, match=message):
+        check_params(bad, "params.yaml")
+
+
+def test_floats_written_by_dvc_overrides_are_read(tmp_path, params):
+    text = yaml.safe_dump({**params, "train": {**params["train"], "learning_rate": "1e-4"}})
+    assert yaml.safe_load(text)["train"]["learning_rate"] == "1e-4"  # YAML 1.1 reads a string
+    (tmp_path / "params.yaml").write_text(text)
+    assert recipe("1b", "remote", load_params(tmp_path / "params.yaml")).learning_rate == 1e-4
+
+
+def test_missing_and_broken_files(tmp_path):
+    with pytest.raises(ParamsError, match="no such params file"):
+        load_params(tmp_path / "none.yaml")
+    (tmp_path / "p.yaml").write_text("size: [tiny\n")
+    with pytest.raises(ParamsError, match=r"p\.yaml: invalid YAML"):
+        load_params(tmp_path / "p.yaml")
