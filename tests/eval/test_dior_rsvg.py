@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from internvl_da.eval.dior_rsvg import iou_plus_one, judge, parse_box, score
+from internvl_da.eval.dior_rsvg import (
+    GT_COLOR,
+    PRED_COLOR,
+    draw_boxes,
+    draw_record,
+    iou_plus_one,
+    judge,
+    parse_box,
+    score,
+    write_drawings,
+)
 
 SIZE = [800, 800]
 
@@ -47,3 +57,56 @@ def test_score_counts_unparseable_as_wrong():
     metrics = score([record("[[125, 125, 375, 375]]"), record("[125, 125, 375, 375]"),
                      record("")])
     assert metrics == {"acc@0.5": pytest.approx(1 / 3), "correct": 1, "total": 3}
+
+
+def drawing_records(tmp_path, predictions):
+    from PIL import Image
+
+    path = tmp_path / "scene.png"
+    Image.new("RGB", (100, 80), (255, 255, 255)).save(path)
+    return [{"id": k, "image": str(path), "prediction": p, "answer": [10, 10, 49, 39],
+             "image_size": [100, 80]} for k, p in enumerate(predictions)]
+
+
+def colors(png: bytes):
+    from io import BytesIO
+
+    from PIL import Image
+
+    return Image.open(BytesIO(png)).convert("RGB")
+
+
+def test_draw_boxes_green_truth_red_prediction(tmp_path):
+    # [[200, 250, 500, 625]] on 100x80 -> pixels [20, 20, 50, 50]
+    records = drawing_records(tmp_path, ["<box>[[200, 250, 500, 625]]</box>"])
+    [path] = draw_boxes(records, tmp_path / "out")
+    assert path.name == "000_0.png"
+    image = colors(path.read_bytes())
+    assert image.size == (100, 80)
+    assert image.getpixel((10, 30)) == GT_COLOR  # left edge of the truth
+    assert image.getpixel((50, 45)) == PRED_COLOR  # right edge of the prediction
+    assert image.getpixel((35, 30)) == (255, 255, 255)  # inside both: untouched
+
+
+def test_draw_boxes_unparsed_and_swapped(tmp_path):
+    records = drawing_records(tmp_path, ["no box", "[[500, 625, 200, 250]]"])
+    unparsed, swapped = draw_boxes(records, tmp_path / "out")
+    assert PRED_COLOR not in [c for _, c in colors(unparsed.read_bytes()).getcolors(10000)]
+    assert colors(swapped.read_bytes()).getpixel((50, 45)) == PRED_COLOR  # drawn, reordered
+
+
+def test_draw_boxes_deterministic_and_limited(tmp_path):
+    records = drawing_records(tmp_path, ["[[200, 250, 500, 625]]"] * 5)
+    first = draw_boxes(records, tmp_path / "a", n=3)
+    second = draw_boxes(records, tmp_path / "b", n=3)
+    assert [p.name for p in first] == ["000_0.png", "001_1.png", "002_2.png"]
+    assert [p.read_bytes() for p in first] == [p.read_bytes() for p in second]
+    assert draw_record(records[0]) == first[0].read_bytes()
+
+
+def test_draw_boxes_errors_and_runner_hook(tmp_path):
+    records = drawing_records(tmp_path, ["[[1, 2, 3, 4]]"])
+    write_drawings(records, tmp_path / "run")
+    assert [p.name for p in (tmp_path / "run" / "drawings").iterdir()] == ["000_0.png"]
+    with pytest.raises(FileNotFoundError, match=r"record 7: image .*missing.png not found"):
+        draw_boxes([dict(records[0], id=7, image=str(tmp_path / "missing.png"))], tmp_path)

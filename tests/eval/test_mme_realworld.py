@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from internvl_da.eval.mme_realworld import INSTRUCTION, build_prompt, post_process, score
+from internvl_da.eval.mme_realworld import (
+    INSTRUCTION,
+    build_prompt,
+    judge,
+    official_extract,
+    post_process,
+    score,
+)
 
 CHOICES = ["(A) 1", "(B) 2", "(C) three cars", "(D) 4", "(E) All the above answers are wrong."]
 
@@ -46,6 +53,41 @@ def test_micro_scores():
     ]
     assert score(rows) == {"overall": round(2 / 3, 4),
                            "per_task": {"Perception": 0.5, "Reasoning": 1.0},
-                           "per_category": {"Intention": 1.0, "Objects_Count": 0.5}}
+                           "per_category": {"Intention": 1.0, "Objects_Count": 0.5},
+                           "extractor": "internvl"}
     with pytest.raises(KeyError, match="unknown task"):
         score([dict(rows[0], task="Planning")])
+
+
+# MME-RealWorld's extract_characters_regex: the same steps, prefixes "The best answer is",
+# "The correct answer is", "The answer is", "The answer", "The best option isThe correct option
+# is", "Best answer:Best option:" (two missing commas in its list).
+@pytest.mark.parametrize("response,official,internvl", [
+    ("Best answer: C", "B", "C"),  # official keeps "Best answer:", so the B of "Best" wins
+    ("Best option: D", "B", "D"),
+    ("Best answer:Best option: D", "D", "D"),  # the fused official prefix is removed
+    ("The best answer is C", "C", "C"),
+    ("The answer (E)", "E", "E"),
+    ("three cars", "C", "C"),  # no capital: substring of a choice
+    ("", "A", "A"),  # empty remainder: the first choice
+    ("none of these apply here at all so i will not pick any of them", "", ""),
+    ("The best option is 2", "", ""),  # not a prefix on its own in either list
+])
+def test_official_extractor(response, official, internvl):
+    assert official_extract(response, CHOICES) == official
+    assert post_process(response, CHOICES) == internvl
+
+
+def test_score_with_the_official_extractor():
+    rows = [{"id": 1, "prediction": "Best answer: C", "answer": "C", "choices": CHOICES,
+             "task": "Perception", "category": "Objects_Count"},
+            {"id": 2, "prediction": "Best answer: B", "answer": "B", "choices": CHOICES,
+             "task": "Reasoning", "category": "Intention"}]
+    assert score(rows)["overall"] == 1.0
+    official = score(rows, extractor="official")
+    assert official == {"overall": 0.5, "per_task": {"Perception": 0.0, "Reasoning": 1.0},
+                        "per_category": {"Intention": 1.0, "Objects_Count": 0.0},
+                        "extractor": "official"}
+    assert judge(rows[0], "official") == {"correct": False, "pred": "B"}
+    with pytest.raises(ValueError, match="unknown extractor 'mme'"):
+        score(rows, extractor="mme")

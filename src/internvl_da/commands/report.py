@@ -1,0 +1,30 @@
+"""`internvl-da report`: results.md (ours next to the paper) and flat metrics for dvc."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--results", required=True, metavar="DIR",
+                        help="folder holding <model>/<bench>/metrics.json (model: base, "
+                        "drivelm, medical or remote)")
+    parser.add_argument("--out", metavar="FILE", help="markdown file (default DIR/results.md)")
+    parser.add_argument("--size", help="model size of the results (1b, 2b, 4b: paper rows of "
+                        "that size; tiny: paper rows shown as reference only)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from internvl_da.eval.report import write_report
+    from internvl_da.model.registry import get_size
+
+    try:
+        if args.size is not None:
+            get_size(args.size)
+        text = write_report(args.results, args.out, args.size)
+    except (ValueError, OSError) as exc:  # no results, bad metrics.json, unknown size
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(text, end="")
+    return 0

@@ -1,0 +1,275 @@
+"""results.md: our metrics next to the paper's numbers, and flat metric files for `dvc metrics`.
+
+Layout read (written by the pipeline): `DIR/<model>/<bench>/metrics.json`, where `<model>` is
+`base` (before adaptation) or a domain (`drivelm`, `medical`, `remote`: after adaptation on
+it). One table per benchmark family (DriveLM; MME-RealWorld driving; GMAI-MMBench; remote
+sensing as in Table 11). Our metrics are fractions in [0, 1]; every column is converted to the
+paper's scale (x100 for percentages) and says so. Output bytes depend only on the inputs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from internvl_da.eval.paper import PAPER_SIZES, SIZE_ROWS, TABLES
+from internvl_da.fileio import write_text_atomic
+
+MODELS = ("base", "drivelm", "medical", "remote")
+BENCHES = ("drivelm", "mme-realworld", "gmai", "rsvqa-lr", "rsvqa-hr-test1", "rsvqa-hr-test2",
+           "dior-rsvg")
+
+MISSING = "—"  # our result is absent
+NOT_COMPARABLE = "n/c"  # we do not compute it comparably (judge offline, unknown aggregation)
+NOT_REPORTED = "–"  # the paper prints no value
+
+
+@dataclass(frozen=True)
+class Column:
+    label: str
+    bench: str  # our benchmark folder
+    path: str | None  # key in our flattened metrics; None: we cannot compute it comparably
+    paper: str | None  # the paper table's column; None: the paper has no such column
+    scale: float  # our value x scale = the paper's scale
+    digits: int
+    help: str
+    judge: bool = False  # DriveLM: depends on the GPT judge (never comparable with Table 4)
+
+
+@dataclass(frozen=True)
+class Family:
+    table: str  # key of internvl_da.eval.paper.TABLES
+    title: str
+    domain: str  # the model adapted for this family
+    columns: tuple[Column, ...]
+    notes: tuple[str, ...] = ()
+
+
+def _rs(prefix: str, bench: str) -> tuple[Column, ...]:
+    pct = "percent (our fraction x 100)"
+    return (Column(f"{prefix} Presence", bench, "per_type/presence", f"{prefix} Presence", 100,
+                   2, f"{bench}: accuracy on `presence` questions (case-insensitive exact "
+                   f"answer), {pct}"),
+            Column(f"{prefix} Compare", bench, "per_type/comp", f"{prefix} Compare", 100, 2,
+                   f"{bench}: accuracy on `comp` questions, {pct}"),
+            Column(f"{prefix} Avg", bench, "avg", f"{prefix} Avg", 100, 2,
+                   f"{bench}: question-weighted accuracy over the types other than count and "
+                   f"area (`total_score_useful`; not the mean of the type columns), {pct}"))
+
+
+FAMILIES: tuple[Family, ...] = (
+    Family("drivelm", "DriveLM-nuScenes v1.1 val", "drivelm", (
+        Column("Acc", "drivelm", "accuracy", "Acc", 1, 4,
+               "exact-string accuracy over tag-0 questions; fraction 0-1 in both"),
+        Column("ChatGPT†", "drivelm", "chatgpt", "ChatGPT", 1, 2,
+               "GPT-3.5 judge score of tag-1 answers, 0-100 in both; null offline",
+               judge=True),
+        *(Column(f"B{n}", "drivelm", f"language/Bleu_{n}", f"B{n}", 1, 4,
+                 f"BLEU-{n} of tag-2 answers (coco-caption); fraction 0-1 in both")
+          for n in range(1, 5)),
+        Column("ROUGE_L", "drivelm", "language/ROUGE_L", "ROUGE_L", 1, 4,
+               "ROUGE-L of tag-2 answers; fraction 0-1 in both"),
+        Column("CIDEr", "drivelm", "language/CIDEr", "CIDEr", 1, 4,
+               "CIDEr-D of tag-2 answers, IDF from the ground truth; as printed in both"),
+        Column("Match†", "drivelm", "match", "Match", 1, 2,
+               "(mean F1 x 100 + mean judge score) / 2 over tag-3 questions, 0-100 in both",
+               judge=True),
+        Column("Final†", "drivelm", "final", "Final", 1, 4,
+               "0.4 ChatGPT/100 + 0.2 language + 0.2 Match/100 + 0.2 Acc; fraction 0-1",
+               judge=True),
+        Column("Match F1", "drivelm", "match_f1", None, 1, 2,
+               "the judge-free half of Match: mean F1 x 100 over tag-3 questions (0-100); "
+               "the paper does not publish it separately"),
+        Column("Partial", "drivelm", "partial", None, 1, 4,
+               "judge-free partial score 0.2 language + 0.1 F1/100 + 0.2 Acc (maximum 0.5); "
+               "not comparable with Final"),
+    ), ("† needs the GPT judge (gpt-3.5-turbo, temperature 0.6): not comparable with Table 4 "
+        "even when present; half of Final's weight depends on it.",
+        "The paper's DriveLM numbers come from the official challenge server.")),
+    Family("mme-realworld", "MME-RealWorld, Autonomous_Driving", "drivelm", (
+        Column("Perception", "mme-realworld", "per_task/Perception", "Perception", 100, 2,
+               "micro accuracy over Perception questions, percent (our fraction x 100)"),
+        Column("Reasoning", "mme-realworld", "per_task/Reasoning", "Reasoning", 100, 2,
+               "micro accuracy over Reasoning questions, percent (our fraction x 100)"),
+        Column("Avg.", "mme-realworld", "overall", "Avg.", 100, 2,
+               "overall micro accuracy (not the mean of the two columns), percent "
+               "(our fraction x 100)"),
+    ), ("The adapted model here is the DriveLM one, as in the paper.",)),
+    Family("gmai", "GMAI-MMBench VAL", "medical", (
+        Column("Overall", "gmai", "overall", None, 100, 2,
+               "VLMEvalKit-style overall accuracy with exact matching (no LLM judge), percent "
+               "(our fraction x 100); Table 9 has no such column"),
+        *(Column(name, "gmai", None, name, 100, 2,
+                 f"Table 9 `{name}` (percent); its aggregation is unknown (evaluation.md "
+                 "§7.7), so we do not compute it") for name in TABLES["gmai"].columns),
+    ), ("Our GMAI numbers use exact matching: predictions that cannot be matched count as "
+        "wrong (VLMEvalKit would ask an LLM judge).",)),
+    Family("remote", "Remote sensing: RSVQA and DIOR-RSVG", "remote", (
+        Column("LR Rural/Urban", "rsvqa-lr", "per_type/rural_urban", "LR Rural/Urban", 100, 2,
+               "rsvqa-lr: accuracy on `rural_urban` questions, percent (our fraction x 100)"),
+        *_rs("LR", "rsvqa-lr"), *_rs("HR1", "rsvqa-hr-test1"), *_rs("HR2", "rsvqa-hr-test2"),
+        Column("DIOR-RSVG Acc@0.5", "dior-rsvg", "acc@0.5", "DIOR-RSVG Acc@0.5", 100, 2,
+               "dior-rsvg: share of boxes with IoU > 0.5 (+1-pixel IoU in pixels), percent "
+               "(our fraction x 100)"),
+    ), ("The question-type names (`presence`, `comp`, `rural_urban`) are those of our "
+        "converted data.",)),
+)
+
+FOOTNOTES = {
+    MISSING: f"{MISSING}: no result: `<model>/<bench>/metrics.json` is missing or lacks the "
+             "metric.",
+    NOT_COMPARABLE: f"{NOT_COMPARABLE}: not computed comparably with the paper (the column's "
+                    "explanation says why: no GPT judge offline, or unknown aggregation).",
+    NOT_REPORTED: f"{NOT_REPORTED}: not reported in the paper.",
+}
+
+
+def flatten(metrics: dict, prefix: str = "") -> dict[str, float]:
+    """Numeric leaves of a nested dict, keys joined with '/' (strings, None, bools dropped)."""
+    flat: dict[str, float] = {}
+    for key in sorted(metrics):
+        value, name = metrics[key], f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, name + "/"))
+        elif isinstance(value, int | float) and not isinstance(value, bool) \
+                and math.isfinite(value):
+            flat[name] = value
+    return flat
+
+
+def _read_metrics(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object, found {type(data).__name__}")
+    return data
+
+
+def load_results(results: Path) -> tuple[dict[tuple[str, str], dict], list[str]]:
+    """{(model, bench): metrics} found under `results`, and the folders that were ignored."""
+    if not results.is_dir():
+        raise FileNotFoundError(f"{results}: results folder not found")
+    found = {(m, b): _read_metrics(results / m / b / "metrics.json")
+             for m in MODELS for b in BENCHES if (results / m / b / "metrics.json").is_file()}
+    ignored = sorted(str(p.parent.relative_to(results)) for p in results.glob("*/*/metrics.json")
+                     if (p.parent.parent.name, p.parent.name) not in found)
+    if not found:
+        raise ValueError(f"{results}: no <model>/<bench>/metrics.json found (models "
+                         f"{', '.join(MODELS)}; benchmarks {', '.join(BENCHES)})")
+    return found, ignored
+
+
+def _our_cell(column: Column, metrics: dict | None) -> str:
+    if column.path is None:
+        return NOT_COMPARABLE
+    if metrics is None:
+        return MISSING
+    value = flatten(metrics).get(column.path)
+    if value is None:
+        judged = column.judge and _has_null(metrics, column.path)
+        return NOT_COMPARABLE if judged else MISSING
+    return f"{value * column.scale:.{column.digits}f}"
+
+
+def _has_null(metrics: dict, path: str) -> bool:
+    node = metrics
+    for part in path.split("/"):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return node is None
+
+
+def _paper_cell(table: str, row: str, column: Column) -> str:
+    if column.paper is None:
+        return NOT_REPORTED
+    return TABLES[table].cell(row, column.paper) or NOT_REPORTED
+
+
+def paper_rows(table: str, size: str | None) -> tuple[list[tuple[str, str]], list[str]]:
+    """[(label, paper row)] shown for `size`, and notes (reference-only, missing rows)."""
+    source = TABLES[table].source
+    if size in PAPER_SIZES:
+        rows, notes = [], []
+        for stage, what in (("base", "before adaptation"), ("da", "after adaptation")):
+            row = SIZE_ROWS.get((table, size, stage))
+            if row is None:
+                notes.append(f"{source} has no {size.upper()} row {what}.")
+            else:
+                rows.append((f"paper: {row}", row))
+        return rows, notes
+    rows = [(f"reference only: {SIZE_ROWS[key]}", SIZE_ROWS[key])
+            for stage in ("base", "da") for s in PAPER_SIZES
+            if (key := (table, s, stage)) in SIZE_ROWS]
+    what = f"size `{size}` is not a paper size" if size else "no --size given"
+    return rows, [f"Paper rows are for reference only ({what}); no row matches our model."]
+
+
+def _row(label: str, cells: list[str]) -> str:
+    return "| " + " | ".join([label, *cells]) + " |"
+
+
+def render_family(family: Family, found: dict, size: str | None) -> str:
+    source = TABLES[family.table].source
+    header = [_row("model", [c.label for c in family.columns]),
+              "|" + "---|" * (len(family.columns) + 1)]
+    body = []
+    for model, what in (("base", "base (before adaptation)"),
+                        (family.domain, f"{family.domain} (after adaptation)")):
+        extra = _extractor_label(family, model, found)
+        body.append(_row(f"ours: {what}{extra}",
+                         [_our_cell(c, found.get((model, c.bench))) for c in family.columns]))
+    rows, row_notes = paper_rows(family.table, size)
+    for label, row in rows:
+        body.append(_row(f"{label} ({source})",
+                         [_paper_cell(family.table, row, c) for c in family.columns]))
+    used = [mark for mark in FOOTNOTES if any(f"| {mark} |" in line for line in body)]
+    lines = [f"## {family.title} (paper {source})", "", *header, *body, "", "Columns:"]
+    lines += [f"- **{c.label}**: {c.help}." for c in family.columns]
+    lines += ["", *[f"- {note}" for note in (*family.notes, *row_notes)]]
+    lines += [f"- {FOOTNOTES[mark]}" for mark in used]
+    return "\n".join(lines) + "\n"
+
+
+def _extractor_label(family: Family, model: str, found: dict) -> str:
+    """MME-RealWorld rows say which answer extractor produced them when it is not the default."""
+    metrics = found.get((model, "mme-realworld")) if family.table == "mme-realworld" else None
+    name = (metrics or {}).get("extractor")
+    return f" [{name} extractor]" if name not in (None, "internvl") else ""
+
+
+def render(found: dict, size: str | None) -> str:
+    title = f"size {size}" if size else "size not given"
+    intro = (f"# Results vs. the Mini-InternVL paper ({title})\n\n"
+             "Rows `ours` come from `<model>/<bench>/metrics.json`; paper rows are copied from "
+             "arXiv 2410.16261 (evaluation.md §8). Each column is shown on the paper's scale.\n")
+    return "\n".join([intro, *(render_family(f, found, size) for f in FAMILIES)])
+
+
+def flat_metrics(found: dict) -> dict[str, dict[str, dict[str, float]]]:
+    """{bench: {model: flat numeric metrics}} for the benchmarks with at least one result."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for (model, bench) in sorted(found):
+        out.setdefault(bench, {})[model] = flatten(found[(model, bench)])
+    return out
+
+
+def write_report(results: str | Path, out: str | Path | None = None,
+                 size: str | None = None) -> str:
+    """Write results.md and `metrics/<bench>.json` under `results`; return the markdown."""
+    results = Path(results)
+    found, ignored = load_results(results)
+    for path in ignored:
+        print(f"report: ignored {results / path} (not <model>/<bench> with model in "
+              f"{MODELS} and bench in {BENCHES})", file=sys.stderr)
+    text = render(found, size)
+    write_text_atomic(Path(out) if out else results / "results.md", text)
+    for bench, by_model in flat_metrics(found).items():
+        write_text_atomic(results / "metrics" / f"{bench}.json",
+                          json.dumps(by_model, indent=1, sort_keys=True) + "\n")
+    return text

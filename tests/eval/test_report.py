@@ -1,0 +1,150 @@
+"""results.md and flat metric files from hand-made `<model>/<bench>/metrics.json` trees."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from internvl_da.eval.report import flatten, paper_rows, write_report
+
+MME_BASE = {"overall": 0.3, "per_task": {"Perception": 0.35, "Reasoning": 0.2},
+            "per_category": {"Objects_Count": 0.5}, "extractor": "internvl"}
+MME_DA = {"overall": 0.455, "per_task": {"Perception": 0.5, "Reasoning": 0.3125},
+          "per_category": {"Objects_Count": 0.5}, "extractor": "internvl"}
+DRIVELM = {"accuracy": 0.7, "chatgpt": None, "match": None, "match_f1": 40.5, "final": None,
+           "partial": 0.3, "language": {"Bleu_1": 0.7, "Bleu_2": 0.6, "Bleu_3": 0.5,
+                                        "Bleu_4": 0.4, "ROUGE_L": 0.7, "CIDEr": 0.15}}
+RSVQA = {"per_type": {"comp": 0.8333, "count": 0.3333, "presence": 0.4167, "rural_urban": 1.0},
+         "counts": {"comp": 12, "count": 12, "presence": 24, "rural_urban": 11},
+         "overall": 0.4068, "avg": 0.4255}
+
+
+def make_tree(root, entries):
+    for (model, bench), metrics in entries.items():
+        path = root / model / bench / "metrics.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(metrics))
+    return root
+
+
+@pytest.fixture
+def tree(tmp_path):
+    return make_tree(tmp_path / "results", {
+        ("base", "mme-realworld"): MME_BASE, ("drivelm", "mme-realworld"): MME_DA,
+        ("drivelm", "drivelm"): DRIVELM, ("remote", "rsvqa-lr"): RSVQA,
+        ("remote", "dior-rsvg"): {"acc@0.5": 0.5, "correct": 1, "total": 2}})
+
+
+def section(text, title):
+    start = text.index(f"## {title}")
+    end = text.find("\n## ", start + 1)
+    return text[start:] if end < 0 else text[start:end]
+
+
+def test_before_and_after_rows_next_to_the_paper(tree):
+    text = write_report(tree, size="1b")
+    mme = section(text, "MME-RealWorld")
+    assert "| ours: base (before adaptation) | 35.00 | 20.00 | 30.00 |" in mme
+    assert "| ours: drivelm (after adaptation) | 50.00 | 31.25 | 45.50 |" in mme
+    assert "| paper: Mini-InternVL-1B (Table 5) | 31.34 | 22.47 | 28.96 |" in mme
+    assert "| paper: Mini-InternVL-DA-1B (Table 5) | 42.95 | 27.75 | 38.87 |" in mme
+    assert "Mini-InternVL-2B" not in mme
+    assert "our fraction x 100" in mme  # the scale is said
+    assert "no result" not in mme  # every cell present: no missing footnote
+    assert (tree / "results.md").read_text() == text
+
+
+def test_missing_benchmark_is_a_dash_with_a_footnote(tree):
+    gmai = section(write_report(tree, size="2b"), "GMAI-MMBench")
+    assert "| ours: base (before adaptation) | — | n/c |" in gmai
+    assert "| ours: medical (after adaptation) | — |" in gmai
+    assert "—: no result" in gmai
+    assert "| paper: Mini-InternVL-DA-2B (Table 9) | – | 40.22 | 39.46 |" in gmai
+    remote = section(write_report(tree, size="2b"), "Remote sensing")
+    assert ("| ours: remote (after adaptation) | 100.00 | 41.67 | 83.33 | 42.55 | — | — | — | "
+            "— | — | — | 50.00 |") in remote
+    assert "Table 11 has no 2B row before adaptation." in remote
+
+
+def test_drivelm_judge_columns_not_comparable(tree):
+    drive = section(write_report(tree, size="4b"), "DriveLM")
+    assert ("| ours: drivelm (after adaptation) | 0.7000 | n/c | 0.7000 | 0.6000 | 0.5000 | "
+            "0.4000 | 0.7000 | 0.1500 | n/c | n/c | 40.50 | 0.3000 |") in drive
+    assert "| paper: Mini-InternVL-4B (no DA) (Table 4) | 0.0 | 54.45 |" in drive
+    assert drive.count("| – | – |") == 2  # Match F1 and Partial are not in the paper
+    assert "n/c: not computed comparably" in drive
+    # A judged value is shown, still marked † (not comparable with the server's judge).
+    make_tree(tree, {("drivelm", "drivelm"): {**DRIVELM, "chatgpt": 61.5}})
+    judged = section(write_report(tree, size="4b"), "DriveLM")
+    assert "| ours: drivelm (after adaptation) | 0.7000 | 61.50 |" in judged
+    assert "ChatGPT†" in judged and "† needs the GPT judge" in judged
+
+
+def test_tiny_shows_paper_rows_as_reference_only(tree):
+    mme = section(write_report(tree, size="tiny"), "MME-RealWorld")
+    assert "paper:" not in mme
+    for row in ("Mini-InternVL-1B", "Mini-InternVL-2B", "Mini-InternVL-4B",
+                "Mini-InternVL-DA-1B", "Mini-InternVL-DA-2B", "Mini-InternVL-DA-4B"):
+        assert f"| reference only: {row} (Table 5) |" in mme
+    assert "size `tiny` is not a paper size" in mme
+    rows, notes = paper_rows("drivelm", None)
+    assert [r for _, r in rows] == ["Mini-InternVL-4B (no DA)", "Mini-InternVL-DA-1B",
+                                    "Mini-InternVL-DA-2B", "Mini-InternVL-DA-4B"]
+    assert "no --size given" in notes[0]
+
+
+def test_flat_metric_files(tree):
+    write_report(tree, size="1b")
+    mme = json.loads((tree / "metrics" / "mme-realworld.json").read_text())
+    assert mme == {"base": {"overall": 0.3, "per_category/Objects_Count": 0.5,
+                            "per_task/Perception": 0.35, "per_task/Reasoning": 0.2},
+                   "drivelm": {"overall": 0.455, "per_category/Objects_Count": 0.5,
+                               "per_task/Perception": 0.5, "per_task/Reasoning": 0.3125}}
+    drive = json.loads((tree / "metrics" / "drivelm.json").read_text())
+    assert set(drive) == {"drivelm"}
+    assert "chatgpt" not in drive["drivelm"]  # null: not a number
+    assert drive["drivelm"]["language/CIDEr"] == 0.15
+    assert sorted(p.name for p in (tree / "metrics").iterdir()) == [
+        "dior-rsvg.json", "drivelm.json", "mme-realworld.json", "rsvqa-lr.json"]
+
+
+def test_flatten_keeps_numbers_only():
+    assert flatten({"b": {"y": 2, "x": None}, "a": True, "c": "text", "d": 1.5,
+                    "e": float("nan")}) == {"b/y": 2, "d": 1.5}
+
+
+def test_same_inputs_same_bytes(tree, tmp_path):
+    first = write_report(tree, out=tmp_path / "a.md", size="1b")
+    flat = (tree / "metrics" / "rsvqa-lr.json").read_bytes()
+    second = write_report(tree, out=tmp_path / "b.md", size="1b")
+    assert first == second
+    assert (tmp_path / "a.md").read_bytes() == (tmp_path / "b.md").read_bytes()
+    assert (tree / "metrics" / "rsvqa-lr.json").read_bytes() == flat
+    assert not (tree / "results.md").exists()  # --out given
+
+
+def test_official_extractor_is_labelled(tree):
+    make_tree(tree, {("drivelm", "mme-realworld"): {**MME_DA, "extractor": "official"}})
+    mme = section(write_report(tree, size="1b"), "MME-RealWorld")
+    assert "| ours: drivelm (after adaptation) [official extractor] | 50.00 |" in mme
+
+
+def test_errors_name_the_file(tmp_path, capsys):
+    with pytest.raises(FileNotFoundError, match="results folder not found"):
+        write_report(tmp_path / "nope")
+    with pytest.raises(ValueError, match=r"no <model>/<bench>/metrics\.json found"):
+        write_report(tmp_path)
+    bad = tmp_path / "base" / "gmai" / "metrics.json"
+    bad.parent.mkdir(parents=True)
+    bad.write_text('{"overall": 0.5,\n oops}')
+    with pytest.raises(ValueError, match=r"base/gmai/metrics.json: invalid JSON at line 2"):
+        write_report(tmp_path)
+    bad.write_text("[1, 2]")
+    with pytest.raises(ValueError, match="expected a JSON object, found list"):
+        write_report(tmp_path)
+    bad.write_text('{"overall": 0.5}')
+    make_tree(tmp_path, {("medcal", "gmai"): {"overall": 0.1}})  # typo in the model name
+    text = write_report(tmp_path)
+    assert f"ignored {tmp_path / 'medcal' / 'gmai'}" in capsys.readouterr().err
+    assert "medcal" not in text and not (tmp_path / "metrics" / "medcal").exists()
