@@ -48,3 +48,14 @@ def test_bad_records_name_the_line(tmp_path, rows, reason):
 def test_unknown_benchmark_lists_names(tmp_path):
     with pytest.raises(ValueError, match="choose from"):
         score_file("vqav2", write(tmp_path / "p.jsonl", []))
+
+
+def test_drivelm_options_only_for_drivelm(tmp_path):
+    preds = write(tmp_path / "p.jsonl", [
+        {"id": 1, "question": "q", "prediction": "yes", "answer": "yes", "type": "presence"}])
+    with pytest.raises(ValueError, match=r"options \['gt'\] apply only to \['drivelm'\]"):
+        score_file("rsvqa-lr", preds, gt=tmp_path / "gt.json")
+    with pytest.raises(ValueError, match="--gt and --judge-\\* apply only to drivelm"):
+        main(["score", "rsvqa-lr", str(preds), "--gt", "gt.json"])
+    with pytest.raises(ValueError, match=r"choose from \[.*'drivelm'"):
+        score_file("vqav2", preds)

@@ -130,3 +130,15 @@ def test_cli(tmp_path, capsys):
     assert main(["prep", "drivelm", "--ann-file", str(ann), "--out", str(out), "--split",
                  "val", "--image-ext", ".png", "--object-hint"]) == 0
     assert out.read_bytes() == first  # same inputs, same bytes
+
+
+def test_val_carries_the_scorer_gt_and_tags():
+    raw = copy.deepcopy(RAW)
+    raw["s1"]["key_frames"]["f1"]["QA"]["perception"][0]["tag"] = [2, 3]
+    val = convert_drivelm(raw, "val")
+    assert val[0]["answer_old"] == RAW["s1"]["key_frames"]["f1"]["QA"]["perception"][0]["A"]
+    assert val[0]["tag"] == [2, 3] and "tag" not in val[1]
+    assert "answer_old" not in convert_drivelm(raw, "train")[0]
+    raw["s1"]["key_frames"]["f1"]["QA"]["perception"][0]["tag"] = ["2"]
+    with pytest.raises(SampleError, match="scene s1 frame f1 QA 0: 'tag' must be a list"):
+        convert_drivelm(raw, "val")

@@ -1,14 +1,16 @@
-"""DriveLM-nuScenes v1.1 val: inference on the stitched frames and the challenge submission.
+"""DriveLM-nuScenes v1.1 val: inference on the stitched frames, the submission, the scorer.
 
 Data: the converted val JSONL (`prep drivelm --split val`): human turn as fed to the model,
-`question_old`, stitched image (evaluation.md §6.1). Generation: `--dynamic --max-num 12`
-(13 tiles), greedy, max_new_tokens 200. Post-processing: object tags are back-projected from
-the 0-1000 stitched canvas to camera pixels, always with one decimal (fixed mode; the
-reference printed clamped values as integers, which DriveLM's regex ignores); tags left
-unconverted are counted. Output: DriveLM's `output.json` list `{question, answer, gt_answers,
-id}` for the challenge server (the val ground truth is not public; paper numbers come from the
-server). The challenge scorer itself (accuracy, match, language metrics, GPT judge) is not
-implemented yet: `score` reports only the sample count and unconverted tags.
+`question_old`, stitched image (evaluation.md §6.1), and, when the source had answers, the
+original answer `answer_old` and the DriveLM `tag` list the scorer needs. Generation:
+`--dynamic --max-num 12` (13 tiles), greedy, max_new_tokens 200. Post-processing: object tags
+are back-projected from the 0-1000 stitched canvas to camera pixels, always with one decimal
+(fixed mode; the reference printed clamped values as integers, which DriveLM's regex ignores);
+tags left unconverted are counted. Output: DriveLM's `output.json` list `{question, answer,
+gt_answers, id}` for the challenge server. Scoring: DriveLM's challenge evaluation
+(drivelm_challenge.py) on the records' GT, or on a DriveLM QA JSON with `score drivelm --gt`;
+the ChatGPT half needs a judge (judge.py), so offline `final` is null and the labelled
+judge-free `partial` is reported.
 Paper (Table 4, official server): DA-1B Acc 0.7007, Final 0.5686; DA-2B Acc 0.7628, Final 0.5958;
 DA-4B Acc 0.7296, Final 0.5821.
 """
@@ -19,7 +21,11 @@ import json
 from pathlib import Path
 
 from internvl_da.data.coords import denormalize_tags
-from internvl_da.fileio import write_json
+from internvl_da.eval import drivelm_challenge as challenge
+from internvl_da.eval.judge import Judge
+from internvl_da.fileio import write_json, write_jsonl
+
+GT_FIELDS = ("question_old", "answer_old", "tag")  # what the scorer reads from a record
 
 
 def load(annotation: Path, image_root: Path) -> list[dict]:
@@ -29,10 +35,11 @@ def load(annotation: Path, image_root: Path) -> list[dict]:
             continue
         row = json.loads(line)
         turns = row["conversations"]
-        items.append({"id": row["id"], "question": turns[0]["value"].strip(),
-                      "question_old": row.get("question_old", turns[0]["value"]),
-                      "image": str(image_root / row["image"]),
-                      "answer": turns[1]["value"] if len(turns) > 1 else ""})
+        item = {"id": row["id"], "question": turns[0]["value"].strip(),
+                "question_old": row.get("question_old", turns[0]["value"]),
+                "image": str(image_root / row["image"]),
+                "answer": turns[1]["value"] if len(turns) > 1 else ""}
+        items.append(item | {k: row[k] for k in ("answer_old", "tag") if k in row})
     return items
 
 
@@ -43,10 +50,44 @@ def finalize(record: dict) -> dict:
             "unconverted_tags": unconverted}
 
 
-def score(records: list[dict]) -> dict:
-    return {"samples": len(records),
-            "unconverted_tags": sum(r.get("unconverted_tags", 0) for r in records),
-            "note": "DriveLM challenge metrics not computed here yet; submit output.json"}
+def gt_from_records(records: list[dict]) -> list[challenge.GTItem] | None:
+    """Scorer GT carried by prediction records (prepared with answers and tags), else None."""
+    if not records or any(k not in r for r in records for k in GT_FIELDS):
+        return None
+    return [challenge.GTItem(r["id"], r["id"].rsplit("_", 1)[0], r["question_old"],
+                             r["answer_old"],
+                             challenge.check_tags(r["tag"], f"record {r['id']}", "<records>"))
+            for r in records]
+
+
+def score(records: list[dict], judge: Judge | None = None) -> dict:
+    """Challenge metrics on the GT the records carry; without it, counts and a note."""
+    extra = {"samples": len(records),
+             "unconverted_tags": sum(r.get("unconverted_tags", 0) for r in records)}
+    items = gt_from_records(records)
+    if items is None:
+        return extra | {"note": "records carry no DriveLM answers/tags (questions-only or older "
+                        "prepared data): score with `internvl-da score drivelm PREDICTIONS "
+                        "--gt v1_1_val_nus.json`, or submit output.json"}
+    metrics, _ = challenge.evaluate(items, {r["id"]: r["prediction"] for r in records}, judge)
+    return metrics | extra
+
+
+def score_file(path: str | Path, details: str | Path | None = None,
+               gt: str | Path | None = None, judge: Judge | None = None) -> dict:
+    """Score predictions.jsonl or DriveLM's output.json against `gt` (a DriveLM QA JSON) or,
+    without it, against the GT the JSONL records carry."""
+    predictions, records = challenge.read_predictions(path)
+    items = challenge.load_gt(gt) if gt else gt_from_records(records or [])
+    if items is None:
+        raise ValueError(f"{path}: the records carry no DriveLM answers and tags; "
+                         "pass --gt FILE (the DriveLM QA JSON with answers and tags)")
+    metrics, rows = challenge.evaluate(items, predictions, judge)
+    if details:
+        write_jsonl(details, rows)
+    if records is not None:
+        metrics["unconverted_tags"] = sum(r.get("unconverted_tags", 0) for r in records)
+    return metrics
 
 
 def write_submission(records: list[dict], out: Path) -> None:

@@ -1,16 +1,23 @@
-"""Re-score a predictions file on CPU: `internvl-da score BENCH FILE [--details OUT]`."""
+"""Re-score a predictions file on CPU: `internvl-da score BENCH FILE [--details OUT]`.
+
+Most benchmarks score each record on its own (FIELDS, judge, score). DriveLM's scorer needs
+the whole ground-truth file and optionally an LLM judge, so it has its own file scorer that
+takes those options (`--gt`, judge settings) and also reads DriveLM's output.json.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from internvl_da.eval import dior_rsvg, gmai, mme_realworld, rsvqa
+from internvl_da.eval import dior_rsvg, drivelm, gmai, mme_realworld, rsvqa
 from internvl_da.fileio import write_jsonl
 
 # Benchmark name -> its module (FIELDS, judge, score).
 MODULES = {"rsvqa-lr": rsvqa, "rsvqa-hr-test1": rsvqa, "rsvqa-hr-test2": rsvqa,
            "dior-rsvg": dior_rsvg, "mme-realworld": mme_realworld, "gmai": gmai}
+# Benchmark name -> score_file(path, details, **options) for scorers that need more than records.
+FILE_SCORERS = {"drivelm": drivelm.score_file}
 
 
 def read_predictions(path: str | Path, fields: dict) -> list[dict]:
@@ -33,9 +40,17 @@ def read_predictions(path: str | Path, fields: dict) -> list[dict]:
     return records
 
 
-def score_file(bench: str, path: str | Path, details: str | Path | None = None) -> dict:
+def score_file(bench: str, path: str | Path, details: str | Path | None = None,
+               **options) -> dict:
+    """Metrics of one predictions file; `options` (gt, judge) only for FILE_SCORERS."""
+    if bench in FILE_SCORERS:
+        return FILE_SCORERS[bench](path, details, **options)
     if bench not in MODULES:
-        raise ValueError(f"unknown benchmark {bench!r}; choose from {sorted(MODULES)}")
+        raise ValueError(f"unknown benchmark {bench!r}; "
+                         f"choose from {sorted([*MODULES, *FILE_SCORERS])}")
+    given = sorted(k for k, v in options.items() if v is not None)
+    if given:
+        raise ValueError(f"options {given} apply only to {sorted(FILE_SCORERS)}, not {bench!r}")
     module = MODULES[bench]
     records = read_predictions(path, module.FIELDS)
     if details:

@@ -5,7 +5,9 @@ frame (the DriveLM scorer's id order, evaluation.md §6.3); `id` = `{scene}_{fra
 `image` = `{scene}_{frame}.jpg` (the stitched frame, prep/stitch.py). Object tags
 `<c1,CAM_FRONT,1088.3,497.5>` become `<c1,CAM_FRONT,[x,y]>` on the 0-1000 stitched canvas
 (data/coords.py; integers by default, see `normalize_tags`). Validation lines keep the original
-question as `question_old`, which the evaluation writes back as DriveLM's `question`.
+question as `question_old`, which the evaluation writes back as DriveLM's `question`, and,
+for DriveLM's scorer, the original answer as `answer_old` (camera-pixel tags, the GT the
+matcher reads) and the QA's `tag` list when the source has them.
 
 Decisions where the release is [verify]:
 - Prompt: the human turn is `<image>\\n` + the normalised question. The paper says prompts
@@ -61,6 +63,13 @@ def _frame_items(data: object, where: str, source: str) -> list:
     return items
 
 
+def _tags(tags: object, where: str, source: str) -> list[int]:
+    if not isinstance(tags, list) or not all(isinstance(t, int) and not isinstance(t, bool)
+                                             for t in tags):
+        raise SampleError(source, None, f"{where}: 'tag' must be a list of integers")
+    return tags
+
+
 def _record(qa: object, frame_id: str, i: int, split: str, options: dict, where: str,
             source: str) -> dict:
     if not isinstance(qa, dict) or not isinstance(qa.get("Q"), str):
@@ -77,8 +86,12 @@ def _record(qa: object, frame_id: str, i: int, split: str, options: dict, where:
                   {"from": "human", "value": "<image>\n" + hint + question},
                   {"from": "gpt", "value": "" if answer is None else
                    _normalised(answer, where, source, options["decimals"])}]}
-    if split == "val":
+    if split == "val":  # what output.json and DriveLM's scorer read (evaluation.md §6.3)
         record["question_old"] = qa["Q"]
+        if answer is not None:
+            record["answer_old"] = answer
+        if "tag" in qa:
+            record["tag"] = _tags(qa["tag"], where, source)
     if answer is None:
         record["answer_available"] = False
     return record

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 CATEGORY = {"square": "car", "triangle": "truck", "circle": "pedestrian"}
 CAM_W, CAM_H = 1600, 900
 MME_INSTRUCTION_E = "(E) All the above answers are wrong."
+NOTICE_QUESTION = ("What object should the ego vehicle notice first when the ego vehicle is "
+                   "getting to the next possible location?")
 MOVING_COLOURS = ("red", "yellow")  # half the palette: "Is <c> moving?" is yes/no 50/50
 
 
@@ -47,29 +49,41 @@ def _where(cam: str) -> str:
     return cam.removeprefix("CAM_").lower().replace("_", " ")
 
 
+def _first(objects: list[tuple[str, synthetic.Shape]], tags: list[str]) -> str:
+    """The object to notice first: the first one ahead (CAM_FRONT), else the first listed."""
+    ahead = [tag for (cam, _), tag in zip(objects, tags, strict=True) if cam == "CAM_FRONT"]
+    return (ahead or tags)[0]
+
+
 def _qa(rng: random.Random, scenes: dict[str, synthetic.Scene]) -> dict[str, list[dict]]:
     objects = [(cam, s) for cam in CAMERA_ORDER for s in scenes[cam].shapes]
     tags = [_tag(i + 1, cam, s) for i, (cam, s) in enumerate(objects)]
     listing = ", ".join(f"a {s.colour} {CATEGORY[s.kind]} to the {_where(cam)} of the ego "
                         f"vehicle {tag}" for (cam, s), tag in zip(objects, tags, strict=True))
+    # `tag`: the DriveLM scorer's metric per QA (0 exact match, 1 ChatGPT, 2 language,
+    # 3 coordinate match), evaluation.md §6.3.
     qa = {"perception": [{"Q": "What are the important objects in the current scene?",
-                          "A": f"There is {listing}."}],
+                          "A": f"There is {listing}.", "tag": [2]}],
           "prediction": [], "planning": [], "behavior": []}
     for (_, shape), tag in zip(objects, tags, strict=True):
-        qa["perception"].append({"Q": f"What is the colour of {tag}?", "A": shape.colour})
+        qa["perception"].append({"Q": f"What is the colour of {tag}?", "A": shape.colour,
+                                 "tag": [0]})
         truth = CATEGORY[shape.kind]
         others = sorted(c for c in CATEGORY.values() if c != truth)
         asked = truth if rng.random() < 0.5 else rng.choice(others)  # yes/no 50/50
         qa["perception"].append({"Q": f"Is {tag} a {asked}?",
-                                 "A": "Yes." if truth == asked else "No."})
+                                 "A": "Yes." if truth == asked else "No.", "tag": [0]})
         qa["prediction"].append({"Q": f"Is {tag} moving?",
-                                 "A": "Yes." if is_moving(shape) else "No."})
+                                 "A": "Yes." if is_moving(shape) else "No.", "tag": [0]})
+    qa["planning"].append({"Q": NOTICE_QUESTION, "A": f"Firstly, notice {_first(objects, tags)}.",
+                           "tag": [3]})
     blocked = any(not is_moving(s) for s in scenes["CAM_FRONT"].shapes)
     qa["planning"].append({"Q": "What actions should the ego vehicle take?",
-                           "A": "Slow down and stop." if blocked else "Keep going straight."})
+                           "A": "Slow down and stop." if blocked else "Keep going straight.",
+                           "tag": [1]})
     qa["behavior"].append({"Q": "Predict the behavior of the ego vehicle.",
                            "A": "The ego vehicle is slowing down." if blocked else
-                           "The ego vehicle is going straight."})
+                           "The ego vehicle is going straight.", "tag": [1]})
     for items in qa.values():
         for item in items:
             item.update({"C": None, "con_up": None, "con_down": None, "cluster": None,
