@@ -24,6 +24,7 @@ COMMANDS: dict[tuple[str | None, str], tuple[str, str]] = {
     (None, "eval"): ("eval", "run a benchmark on a checkpoint: predictions + metrics"),
     (None, "score"): ("score", "score a predictions file on CPU; prints metrics JSON"),
     (None, "convert"): ("convert", "original InternVL2 checkpoint <-> native transformers"),
+    (None, "stage"): ("stage", "run one pipeline stage of dvc.yaml from params.yaml"),
     (None, "report"): ("report", "results.md: our metrics next to the paper's tables"),
     (None, "export-vlmevalkit"): ("export_vlmevalkit", "print VLMEvalKit's registration of a "
                                   "checkpoint exported with convert --to-internvl"),

@@ -53,9 +53,24 @@ def test_unknown_benchmark_lists_names(tmp_path):
 def test_drivelm_options_only_for_drivelm(tmp_path):
     preds = write(tmp_path / "p.jsonl", [
         {"id": 1, "question": "q", "prediction": "yes", "answer": "yes", "type": "presence"}])
-    with pytest.raises(ValueError, match=r"options \['gt'\] apply only to \['drivelm'\]"):
+    with pytest.raises(ValueError, match=r"options \['gt'\] do not apply to 'rsvqa-lr'"):
         score_file("rsvqa-lr", preds, gt=tmp_path / "gt.json")
     with pytest.raises(ValueError, match="--gt and --judge-\\* apply only to drivelm"):
         main(["score", "rsvqa-lr", str(preds), "--gt", "gt.json"])
     with pytest.raises(ValueError, match=r"choose from \[.*'drivelm'"):
         score_file("vqav2", preds)
+
+
+def test_mme_extractor_option_reaches_the_scorer(tmp_path):
+    from internvl_da.eval.score import score_file
+
+    record = {"id": 1, "question": "q", "prediction": "Best answer: C", "answer": "C",
+              "choices": ["(A) a", "(B) b", "(C) c", "(D) d", "(E) e"], "task": "Perception",
+              "category": "c"}
+    path = tmp_path / "p.jsonl"
+    path.write_text(json.dumps(record) + "\n")
+    assert score_file("mme-realworld", path)["overall"] == 1.0  # internvl: C
+    official = score_file("mme-realworld", path, extractor="official")
+    assert official["overall"] == 0.0 and official["extractor"] == "official"  # 'B' of "Best"
+    with pytest.raises(ValueError, match="do not apply to 'rsvqa-lr'"):
+        score_file("rsvqa-lr", path, extractor="official")

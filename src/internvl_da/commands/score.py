@@ -14,6 +14,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--details", metavar="FILE",
                         help="also write one JSON line per record: id, correct (and box, iou; "
                         "drivelm: tags, correct, f1, skipped)")
+    parser.add_argument("--extractor", choices=("internvl", "official"),
+                        help="mme-realworld answer extraction (default internvl: comparable "
+                        "with the paper's Table 5; official: MME-RealWorld's own)")
     drive = parser.add_argument_group("drivelm")
     drive.add_argument("--gt", metavar="FILE",
                        help="DriveLM QA JSON with answers and tags (e.g. v1_1_val_nus.json); "
@@ -47,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
         options = {"gt": args.gt, "judge": _judge(args)}
     elif args.gt or args.judge_cache:
         raise ValueError("--gt and --judge-* apply only to drivelm")
+    if args.extractor is not None:
+        options["extractor"] = args.extractor
     print(json.dumps(score_file(args.bench, args.predictions, args.details, **options),
                      indent=1))
     return 0

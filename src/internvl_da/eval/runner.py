@@ -44,7 +44,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "mme-realworld": Benchmark("mme_realworld/MME_RealWorld.json", "mme_realworld/data", 100,
                                mme_realworld.load, mme_realworld.score, raw_annotation=True),
     "dior-rsvg": Benchmark("remote/dior_rsvg_test.json", "dior_rsvg", 200, dior_rsvg.load,
-                           dior_rsvg.score),
+                           dior_rsvg.score, write_outputs=dior_rsvg.write_drawings),
     "rsvqa-lr": Benchmark("remote/rsvqa_lr_test.json", "rsvqa/LR/Images_LR", 50, rsvqa.load,
                           rsvqa.score),
     "rsvqa-hr-test1": Benchmark("remote/rsvqa_hr_test1.json", "rsvqa/HR/Data", 50, rsvqa.load,

@@ -40,6 +40,10 @@ def read_predictions(path: str | Path, fields: dict) -> list[dict]:
     return records
 
 
+# Options a benchmark module's judge/score accept (MME-RealWorld: which answer extractor).
+MODULE_OPTIONS = {"mme-realworld": {"extractor"}}
+
+
 def score_file(bench: str, path: str | Path, details: str | Path | None = None,
                **options) -> dict:
     """Metrics of one predictions file; `options` (gt, judge) only for FILE_SCORERS."""
@@ -48,11 +52,12 @@ def score_file(bench: str, path: str | Path, details: str | Path | None = None,
     if bench not in MODULES:
         raise ValueError(f"unknown benchmark {bench!r}; "
                          f"choose from {sorted([*MODULES, *FILE_SCORERS])}")
-    given = sorted(k for k, v in options.items() if v is not None)
-    if given:
-        raise ValueError(f"options {given} apply only to {sorted(FILE_SCORERS)}, not {bench!r}")
+    given = {k: v for k, v in options.items() if v is not None}
+    allowed = MODULE_OPTIONS.get(bench, set())
+    if set(given) - allowed:
+        raise ValueError(f"options {sorted(set(given) - allowed)} do not apply to {bench!r}")
     module = MODULES[bench]
     records = read_predictions(path, module.FIELDS)
     if details:
-        write_jsonl(details, ({"id": r["id"], **module.judge(r)} for r in records))
-    return module.score(records)
+        write_jsonl(details, ({"id": r["id"], **module.judge(r, **given)} for r in records))
+    return module.score(records, **given)

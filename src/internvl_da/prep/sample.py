@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from internvl_da.prep import sample_driving, sample_general, sample_remote
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 JPEG_QUALITY = 90
 
 
