@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from internvl_da.repro import set_cpu_environment
+
+    set_cpu_environment()  # before any command imports torch
     args = build_parser().parse_args(argv)
     try:
         return int(args._run(args) or 0)

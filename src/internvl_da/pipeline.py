@@ -48,7 +48,7 @@ def stitch_drivelm(params: dict, workers: int = 2) -> None:
     _check_raw(raw, ["drivelm/v1_1_train_nus.json", "drivelm/v1_1_val_nus.json"])
     for split in ("train", "val"):
         print(stitch_all(raw, raw / f"drivelm/v1_1_{split}_nus.json",
-                         prepared / "drivelm/stitch", workers, force=False, font=None))
+                         prepared / "drivelm/stitch", workers, force=False))
 
 
 def prepare_drivelm(params: dict) -> None:

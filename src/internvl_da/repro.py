@@ -14,6 +14,21 @@ from dataclasses import dataclass
 DEFAULT_SEED = 42
 DEFAULT_THREADS = 1
 
+# CPU code paths pinned so that x86 machines with AVX2 or AVX-512 compute the same bits: torch's
+# own kernels (ATen dispatch), oneMKL's BLAS (conditional numerical reproducibility) and oneDNN.
+# One intra-op thread: results depend on the thread count (stack-notes §4). Read at library
+# load, so they must be in the environment before torch is imported (the CLI's first step).
+CPU_ENVIRONMENT = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MKL_CBWR": "AVX2",
+                   "ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+
+
+def set_cpu_environment() -> dict[str, str]:
+    """Put CPU_ENVIRONMENT into os.environ where the user has not set a value; returns the
+    values in effect. Without effect once torch is imported."""
+    for key, value in CPU_ENVIRONMENT.items():
+        os.environ.setdefault(key, value)
+    return {key: os.environ[key] for key in CPU_ENVIRONMENT}
+
 
 @dataclass(frozen=True)
 class Envelope:

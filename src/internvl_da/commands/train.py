@@ -20,6 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="continue from the latest checkpoint in --output")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override any recipe setting (e.g. freeze_vit=true, lora_llm=8)")
+    parser.add_argument("--live-dir", help="log the training curves with dvclive into this folder")
     parser.add_argument("--report-to", action="append", default=[],
                         help="Trainer loggers, e.g. dvclive (default: none)")
 
@@ -52,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = recipe(size, args.domain, params, **overrides)
     meta = args.meta or str(data_roots(params)[1] / "meta" / f"{args.domain}.json")
     output = args.output or f"runs/{args.domain}-{size}"
-    metrics = finetune(cfg, meta, output, args.checkpoint, args.resume, args.report_to)
+    metrics = finetune(cfg, meta, output, args.checkpoint, args.resume, args.report_to,
+                       args.live_dir)
     print({k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()})
     return 0

@@ -150,8 +150,12 @@ def training_arguments(cfg: TrainConfig, output_dir: str | Path, report_to: list
 
 def finetune(cfg: TrainConfig, meta_path: str | Path, output_dir: str | Path,
              checkpoint: str | None = None, resume: bool = False,
-             report_to: list[str] | None = None) -> dict:
-    """Run one fine-tune; returns the final training metrics."""
+             report_to: list[str] | None = None, live_dir: str | Path | None = None) -> dict:
+    """Run one fine-tune; returns the final training metrics.
+
+    `live_dir`: log loss, lr, grad norm, tokens/s and padding ratio with dvclive into that folder
+    (no DVC experiment of its own and no dvc.yaml: the pipeline's dvc.yaml declares the plots).
+    """
     from internvl_da.train.trainer import InternVLTrainer
 
     spec = get_size(cfg.size)
@@ -170,12 +174,22 @@ def finetune(cfg: TrainConfig, meta_path: str | Path, output_dir: str | Path,
     trainer = InternVLTrainer(
         model=model, args=training_arguments(cfg, output_dir, report_to or []),
         train_config=cfg, frozen=frozen,
-        train_loader_factory=make_loader_factory(datasets, cfg, tokenizer.pad_token_id))
+        train_loader_factory=make_loader_factory(datasets, cfg, tokenizer.pad_token_id),
+        callbacks=_live_callbacks(live_dir))
     last = _latest_checkpoint(output_dir) if resume else None
     result = trainer.train(resume_from_checkpoint=last)
     _save_final(trainer, tokenizer, cfg, output_dir)
     _write_manifest(output_dir, cfg, meta_path, envelope, trainer)
     return dict(result.metrics)
+
+
+def _live_callbacks(live_dir: str | Path | None) -> list:
+    if live_dir is None:
+        return []
+    from dvclive import Live
+    from transformers.integrations import DVCLiveCallback
+
+    return [DVCLiveCallback(live=Live(str(live_dir), save_dvc_exp=False, dvcyaml=False))]
 
 
 def _latest_checkpoint(output_dir: str | Path) -> str | None:
