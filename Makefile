@@ -9,7 +9,7 @@ SAMPLE := data/sample
 QUIET_PIP := { grep -v 'is ignored: it is neither a file nor a directory' || true; }
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test test-all lint demo bench clean
+.PHONY: help setup test test-all lint demo repro-check bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -32,42 +32,21 @@ test-all: setup ## run every CPU test, slow ones included
 lint: setup ## ruff
 	$(BIN)/ruff check src tests bench
 
-PREP := data/prepared
-I := $(BIN)/internvl-da
+DVC := PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc
 
-demo: setup ## sample data -> stitching -> conversion -> meta files -> validation (CPU, ~1 min)
-	rm -rf $(PREP)  # outputs of an older sample would be stale
-	$(I) prep sample --out $(SAMPLE) --force
-	$(I) prep stitch-drivelm --data-root $(SAMPLE) --ann-file $(SAMPLE)/drivelm/v1_1_train_nus.json --out $(PREP)/drivelm/stitch --workers 2
-	$(I) prep stitch-drivelm --data-root $(SAMPLE) --ann-file $(SAMPLE)/drivelm/v1_1_val_nus.json --out $(PREP)/drivelm/stitch --workers 2
-	$(I) prep drivelm --ann-file $(SAMPLE)/drivelm/v1_1_train_nus.json --out $(PREP)/drivelm/drivelm_train.jsonl
-	$(I) prep drivelm --ann-file $(SAMPLE)/drivelm/v1_1_val_nus.json --out $(PREP)/drivelm/drivelm_val.jsonl --split val
-	$(I) prep rsvqa --raw-dir $(SAMPLE)/rsvqa/LR --variant lr --split train --out $(PREP)/remote/rsvqa_lr_train.jsonl
-	$(I) prep rsvqa --raw-dir $(SAMPLE)/rsvqa/LR --variant lr --split test --out $(PREP)/remote/rsvqa_lr_test.json
-	$(I) prep rsvqa --raw-dir $(SAMPLE)/rsvqa/HR --variant hr --split train --out $(PREP)/remote/rsvqa_hr_train.jsonl
-	$(I) prep rsvqa --raw-dir $(SAMPLE)/rsvqa/HR --variant hr --split test --out $(PREP)/remote/rsvqa_hr_test1.json
-	$(I) prep rsvqa --raw-dir $(SAMPLE)/rsvqa/HR --variant hr --split test_phili --out $(PREP)/remote/rsvqa_hr_test2.json
-	$(I) prep dior-rsvg --root $(SAMPLE)/dior_rsvg --split train --out $(PREP)/remote/dior_rsvg_train.jsonl
-	$(I) prep dior-rsvg --root $(SAMPLE)/dior_rsvg --split test --out $(PREP)/remote/dior_rsvg_test.json
-	$(I) prep meta --domain drivelm --out $(PREP)/meta/drivelm.json --general-repeat 0.5 \
-	  --general general=$(SAMPLE)/general/general_sft.jsonl,$(SAMPLE)/general/images \
-	  --entry drivelm=$(PREP)/drivelm/drivelm_train.jsonl,$(PREP)/drivelm/stitch
-	$(I) prep meta --domain remote --out $(PREP)/meta/remote.json --general-repeat 0.5 \
-	  --general general=$(SAMPLE)/general/general_sft.jsonl,$(SAMPLE)/general/images \
-	  --entry rsvqa_lr=$(PREP)/remote/rsvqa_lr_train.jsonl,$(SAMPLE)/rsvqa/LR/Images_LR \
-	  --entry rsvqa_hr=$(PREP)/remote/rsvqa_hr_train.jsonl,$(SAMPLE)/rsvqa/HR/Data \
-	  --entry dior_rsvg=$(PREP)/remote/dior_rsvg_train.jsonl,$(SAMPLE)/dior_rsvg \
-	  --entry geochat=$(SAMPLE)/geochat/geochat_instruct.jsonl,$(SAMPLE)/geochat/images
-	$(I) prep meta --domain medical --out $(PREP)/meta/medical.json --general-repeat 0.5 \
-	  --general general=$(SAMPLE)/general/general_sft.jsonl,$(SAMPLE)/general/images \
-	  --entry medical=$(SAMPLE)/medical/medical_sft.jsonl,$(SAMPLE)/medical/images
-	for d in drivelm remote medical; do $(I) data check $(PREP)/meta/$$d.json || exit 1; done
+demo: setup ## the whole default pipeline with dvc (sample data, tiny model, CPU) + the report
+	$(DVC) repro
+	@cat results/tiny/results.md
+
+repro-check: setup ## CI: rerun the default pipeline from scratch; dvc.lock must not change
+	$(DVC) repro --force
+	git diff --exit-code dvc.lock && echo "dvc.lock unchanged: every output hash reproduced"
 
 bench: demo ## run the benchmarks on the sample data (each prints ratios measured in one run)
 	@for b in bench/*.py; do echo "== $$b"; OMP_NUM_THREADS=1 $(BIN)/python $$b || exit 1; done
 
 clean: ## remove generated data and caches (keeps .venv)
-	rm -rf $(SAMPLE) data/prepared .pytest_cache .ruff_cache
+	rm -rf $(SAMPLE) data/prepared models runs results .pytest_cache .ruff_cache
 
 # container targets (docker-build, docker-train, docker-eval, docker-shell, docker-lint)
 -include docker/docker.mk

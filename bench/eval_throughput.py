@@ -16,7 +16,7 @@ from internvl_da.eval.generate import GenerationSettings, generate_ids
 from internvl_da.eval.rsvqa import load as load_rsvqa
 from internvl_da.model.tiny import build_tiny_model
 
-ANNOTATION = Path("data/prepared/remote/rsvqa_lr_test.json")
+ANNOTATION = Path("data/prepared/sample/remote/rsvqa_lr_test.json")
 IMAGES = Path("data/sample/rsvqa/LR/Images_LR")
 
 
