@@ -23,6 +23,15 @@ BENCH_DOMAIN = {"drivelm": "drivelm", "mme-realworld": "drivelm", "gmai": "medic
                 "dior-rsvg": "remote"}
 
 
+# The sample's general SFT file is small: keep half of it (the reference's own repeat_time for
+# general data, tuned for millions of lines, would keep a handful). Full data: the reference's.
+SAMPLE_GENERAL_REPEAT = 0.5
+
+
+def _general_repeat(params: dict) -> float | None:
+    return SAMPLE_GENERAL_REPEAT if params["data"] == "sample" else None
+
+
 def _entry(name: str, annotation: Path, root: Path) -> str:
     """A `prep meta` entry spec: NAME=ANNOTATION,ROOT."""
     return f"{name}={annotation},{root}"
@@ -60,6 +69,7 @@ def prepare_drivelm(params: dict) -> None:
     for split in ("train", "val"):
         convert(raw / f"drivelm/v1_1_{split}_nus.json", out / f"drivelm_{split}.jsonl", split)
     print(prepare_meta("drivelm", prepared / "meta/drivelm.json", general=_general(raw),
+                       general_repeat=_general_repeat(params),
                        entries=[_entry("drivelm", out / "drivelm_train.jsonl", out / "stitch")]))
 
 
@@ -84,7 +94,7 @@ def prepare_remote(params: dict) -> None:
                _entry("dior_rsvg", out / "dior_rsvg_train.jsonl", raw / "dior_rsvg"),
                _entry("geochat", raw / "geochat/geochat_instruct.jsonl", raw / "geochat/images")]
     print(prepare_meta("remote", prepared / "meta/remote.json", general=_general(raw),
-                       entries=entries))
+                       general_repeat=_general_repeat(params), entries=entries))
 
 
 def prepare_medical(params: dict) -> None:
@@ -101,7 +111,7 @@ def prepare_medical(params: dict) -> None:
     print(f"gmai: {len(items)} images in {prepared / bench.image_root}")
     entries = [_entry("medical", raw / "medical/medical_sft.jsonl", raw / "medical/images")]
     print(prepare_meta("medical", prepared / "meta/medical.json", general=_general(raw),
-                       entries=entries))
+                       general_repeat=_general_repeat(params), entries=entries))
 
 
 def base_model(params: dict, out: str | Path) -> None:
