@@ -38,8 +38,7 @@ def test_requirements_honour_markers_and_extras(check_env):
         "peft": ["torch>=1.13.0", "numpy>=1.17", "pytest ; extra == 'test'"],
         "torch": ["triton==3.4.0 ; platform_system == 'Linux'", "nvidia-nccl-cu12==2.27.3"],
     }.get
-    installed = {"peft": "0.21.2", "torch": "2.8.0+cu128", "numpy": "1.16.0",
-                 "triton": "3.4.0"}.get
+    installed = {"peft": "0.21.2", "torch": "2.8.0+cu128", "numpy": "1.16.0", "triton": "3.4.0"}.get
     problems = check_env.unmet_requirements(["peft", "torch"], requires, installed)
     assert problems == [
         "peft requires numpy>=1.17, but numpy 1.16.0 is installed",

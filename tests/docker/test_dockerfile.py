@@ -51,21 +51,34 @@ def wheel_mismatches(wheel: str, stack: dict[str, str]) -> list[str]:
     return [f"{k}: wheel {match.group(k)}, image {v}" for k, v in want.items() if match[k] != v]
 
 
+def shell_commands(run: str) -> list[list[str]]:
+    """The simple commands of a RUN line, split at `&&`, `||`, `;`, `|` outside quotes."""
+    lexer = shlex.shlex(run, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    commands: list[list[str]] = [[]]
+    for token in lexer:
+        if token in ("&&", "||", ";", "|"):
+            commands.append([])
+        else:
+            commands[-1].append(token)
+    return [words for words in commands if words]
+
+
 def pip_install_problems(run: str) -> list[str]:
     """`pip install` commands of one RUN that could install something the lock does not pin."""
     problems = []
-    for command in re.split(r"&&|;|\|\|", run):
-        words = shlex.split(command)
+    for words in shell_commands(run):
         if "pip" not in words or "install" not in words[words.index("pip") :]:
             continue
+        command = " ".join(words)
         rest = words[words.index("install", words.index("pip")) + 1 :]
         if "--no-deps" not in rest:
-            problems.append(f"without --no-deps: {command.strip()}")
+            problems.append(f"without --no-deps: {command}")
         for i, word in enumerate(rest):
             after_option = i > 0 and rest[i - 1] in ("-r", "--requirement", "-e", "--editable")
             if word.startswith("-") or after_option or word.endswith(".whl") or "==" in word:
                 continue
-            problems.append(f"unpinned {word!r}: {command.strip()}")
+            problems.append(f"unpinned {word!r}: {command}")
     return problems
 
 
@@ -183,6 +196,11 @@ def test_pip_check_catches_unpinned_installs(run):
     assert pip_install_problems(run)
 
 
+def test_shell_split_keeps_quoted_operators():
+    commands = shell_commands('a "x; y" && b || c; d | e')
+    assert commands == [["a", "x; y"], ["b"], ["c"], ["d"], ["e"]]
+
+
 def test_lock_installed_into_the_image_is_the_copied_lock(dockerfile):
     copies = [c.split() for c in dockerfile.all("COPY")]
     assert ["docker/requirements-cuda.lock", "/opt/internvl-da/requirements-cuda.lock"] in copies
@@ -212,7 +230,9 @@ def test_runtime_user_workdir_and_volumes(dockerfile, stack):
 def test_hadolint_is_clean():
     result = subprocess.run(
         [str(HADOLINT), "--no-color", str(ROOT / "docker" / "Dockerfile")],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert (result.returncode, result.stdout + result.stderr) == (0, "")
 

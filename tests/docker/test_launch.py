@@ -18,14 +18,23 @@ EVAL_STAGES = {
     "medical": "eval_gmai",
     "remote": "eval_rsvqa eval_dior_rsvg",
 }
-TARGETS = ["docker-build", "docker-train", "docker-eval", "docker-shell", "docker-test",
-           "docker-lint"]
+TARGETS = [
+    "docker-build",
+    "docker-train",
+    "docker-eval",
+    "docker-shell",
+    "docker-test",
+    "docker-lint",
+]
 
 
 def make(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         ["make", "--no-print-directory", "-n", *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -76,7 +85,10 @@ def test_shell_lint_and_build_commands():
 
 def test_help_lists_every_container_target():
     help_text = subprocess.run(
-        ["make", "--no-print-directory", "help"], cwd=ROOT, capture_output=True, text=True,
+        ["make", "--no-print-directory", "help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
         timeout=60,
     ).stdout
     listed = re.findall(r"^\s+(docker-[a-z]+)\s", help_text, flags=re.M)
@@ -102,14 +114,24 @@ def slurm(tmp_path):
     (bin_dir / "srun").write_text('#!/usr/bin/env bash\nprintf "%s\\0" "$@" > "$SRUN_LOG"\n')
     for stub in bin_dir.iterdir():
         stub.chmod(0o755)
-    env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", HOME=str(tmp_path),
-               SRUN_LOG=str(tmp_path / "srun.log"), SLURM_JOB_NODELIST="gpu-a[01-02]",
-               SLURM_JOB_NUM_NODES="2", GPUS_PER_NODE="4")
+    env = dict(
+        os.environ,
+        PATH=f"{bin_dir}:{os.environ['PATH']}",
+        HOME=str(tmp_path),
+        SRUN_LOG=str(tmp_path / "srun.log"),
+        SLURM_JOB_NODELIST="gpu-a[01-02]",
+        SLURM_JOB_NUM_NODES="2",
+        GPUS_PER_NODE="4",
+    )
 
     def run(*args: str) -> list[str]:
         result = subprocess.run(
             ["bash", str(ROOT / "slurm" / "docker.sbatch"), *args],
-            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert result.returncode == 0, result.stderr
         return (tmp_path / "srun.log").read_text().split("\0")[:-1]
@@ -125,9 +147,14 @@ def test_sbatch_runs_the_image_on_every_node_with_rendezvous_on_the_first(slurm,
     assert f"{tmp_path}:/workspace" in mounts and ":/cache/huggingface" in mounts
     inner = argv[-1]
     assert argv[-2:-1] == ["-c"] and "exec /opt/venv/bin/python -m torch.distributed.run" in inner
-    for flag in ("--nnodes=2", "--node_rank=$SLURM_NODEID", "--nproc_per_node=4",
-                 "--rdzv_endpoint=gpu-a01:29500", "--domain remote --size 1b",
-                 "--output runs/remote-1b"):
+    for flag in (
+        "--nnodes=2",
+        "--node_rank=$SLURM_NODEID",
+        "--nproc_per_node=4",
+        "--rdzv_endpoint=gpu-a01:29500",
+        "--domain remote --size 1b",
+        "--output runs/remote-1b",
+    ):
         assert flag in inner
     assert inner.rstrip().endswith(r"--set deepspeed_stage=1 --checkpoint /ckpt/my\ model")
 
@@ -138,6 +165,10 @@ def test_sbatch_without_extra_arguments_passes_none(slurm):
 
 
 def test_sbatch_is_valid_bash():
-    result = subprocess.run(["bash", "-n", str(ROOT / "slurm" / "docker.sbatch")],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        ["bash", "-n", str(ROOT / "slurm" / "docker.sbatch")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
