@@ -18,6 +18,9 @@ DOCKER_SIZES := tiny 1b 2b 4b
 EVAL_STAGES_drivelm := eval_drivelm eval_mme_realworld
 EVAL_STAGES_medical := eval_gmai
 EVAL_STAGES_remote := eval_rsvqa eval_dior_rsvg
+# One process per GPU of the node: params.yaml's `launcher` prefixes the stage commands.
+LAUNCHER := torchrun --no-python --nproc-per-node=$(if $(filter all,$(GPUS)),gpu,$(GPUS))
+EXP_RUN := dvc exp run -S size=$(SIZE) -S data=full -S "launcher='$(LAUNCHER)'"
 
 COMPOSE := DOCKER_IMAGE=$(DOCKER_IMAGE) GPUS=$(GPUS) HF_CACHE=$(HF_CACHE) DATA_DIR=$(DATA_DIR) \
 	HOST_UID=$$(id -u) HOST_GID=$$(id -g) docker compose -f docker/compose.yaml
@@ -34,13 +37,13 @@ docker-train: ## fine-tune in the image: DOMAIN=drivelm|medical|remote SIZE=1b|2
 	$(call docker_need,DOMAIN,$(DOCKER_DOMAINS))
 	$(call docker_need,SIZE,$(DOCKER_SIZES))
 	mkdir -p $(HF_CACHE) $(DATA_DIR)
-	$(IN_IMAGE) dvc exp run -S size=$(SIZE) -S data=full finetune_$(DOMAIN)
+	$(IN_IMAGE) $(EXP_RUN) finetune_$(DOMAIN)
 
 docker-eval: ## evaluate in the image: DOMAIN=drivelm|medical|remote SIZE=1b|2b|4b [GPUS=N]
 	$(call docker_need,DOMAIN,$(DOCKER_DOMAINS))
 	$(call docker_need,SIZE,$(DOCKER_SIZES))
 	mkdir -p $(HF_CACHE) $(DATA_DIR)
-	$(IN_IMAGE) dvc exp run -S size=$(SIZE) -S data=full $(EVAL_STAGES_$(DOMAIN))
+	$(IN_IMAGE) $(EXP_RUN) $(EVAL_STAGES_$(DOMAIN))
 
 docker-shell: ## an interactive shell in the image, repository mounted at /workspace
 	mkdir -p $(HF_CACHE) $(DATA_DIR)

@@ -136,11 +136,12 @@ def evaluate(params: dict, bench: str, results: str | Path, checkpoints: dict[st
 
     from internvl_da import repro
     from internvl_da.eval.generate import GenerationSettings
-    from internvl_da.eval.runner import run_benchmark
-    from internvl_da.model.load import load_native
+    from internvl_da.eval.runner import distributed_rank, run_benchmark
+    from internvl_da.model.load import inference_device, load_native
     from internvl_da.model.registry import get_size
 
     repro.configure(params["seed"])
+    rank, world_size = distributed_rank()  # under `launcher` (torchrun), one shard per rank
     spec = get_size(params["size"])
     options = params["eval"]
     raw, prepared = data_roots(params)
@@ -148,8 +149,9 @@ def evaluate(params: dict, bench: str, results: str | Path, checkpoints: dict[st
                                   options["max_num"], options["dynamic"])
     for name, checkpoint in checkpoints.items():
         model, tokenizer = load_native(checkpoint)
-        model.eval()
+        model.to(inference_device()).eval()
         metrics = run_benchmark(bench, model, tokenizer, settings, prepared, raw,
                                 Path(results) / name / bench, options["limit"],
-                                options["batch_size"])
-        print(f"{bench} [{name}]: {json.dumps(metrics)}")
+                                options["batch_size"], rank, world_size)
+        if rank == 0:
+            print(f"{bench} [{name}]: {json.dumps(metrics)}")

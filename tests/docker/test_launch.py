@@ -50,14 +50,16 @@ def test_train_runs_the_domain_finetune_stage_in_the_image(domain, size):
     line = in_image_line(make("docker-train", f"DOMAIN={domain}", f"SIZE={size}", "GPUS=2"))
     assert "GPUS=2 " in line
     assert "docker compose -f docker/compose.yaml run --rm internvl-da" in line
-    assert line.endswith(f"dvc exp run -S size={size} -S data=full finetune_{domain}")
+    assert line.endswith(f"dvc exp run -S size={size} -S data=full -S \"launcher='torchrun "
+                         f"--no-python --nproc-per-node=2'\" finetune_{domain}")
 
 
 @pytest.mark.parametrize("domain", sorted(EVAL_STAGES))
 def test_eval_runs_the_domain_eval_stages(domain):
     line = in_image_line(make("docker-eval", f"DOMAIN={domain}", "SIZE=2b"))
     assert "GPUS=all " in line
-    assert line.endswith(f"dvc exp run -S size=2b -S data=full {EVAL_STAGES[domain]}")
+    assert line.endswith(f"dvc exp run -S size=2b -S data=full -S \"launcher='torchrun "
+                         f"--no-python --nproc-per-node=gpu'\" {EVAL_STAGES[domain]}")
 
 
 @pytest.mark.parametrize(

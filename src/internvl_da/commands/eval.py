@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
     from internvl_da import repro
     from internvl_da.eval.generate import GenerationSettings
-    from internvl_da.eval.runner import get_benchmark, run_benchmark
+    from internvl_da.eval.runner import distributed_rank, get_benchmark, run_benchmark
     from internvl_da.model.registry import get_size
     from internvl_da.params import data_roots, load_params
 
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     params = load_params(args.params)
     seed = _pick(args.seed, params["seed"])
     repro.configure(seed)
-    rank, world_size = _distributed()
+    rank, world_size = distributed_rank()
     spec = get_size(args.size or params["size"])
     if args.checkpoint:
         from internvl_da.model.load import load_native
@@ -56,7 +56,9 @@ def run(args: argparse.Namespace) -> int:
         model, tokenizer = build_tiny_model(spec.llm_family, seed=seed)
     else:
         raise SystemExit("--checkpoint is required for sizes other than tiny")
-    model.eval()
+    from internvl_da.model.load import inference_device
+
+    model.to(inference_device()).eval()
     options = params["eval"]
     raw, prepared = data_roots(params)
     settings = GenerationSettings(spec.template, spec.image_size, spec.tokens_per_tile,
@@ -71,16 +73,3 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(metrics, indent=1))
     return 0
 
-
-def _distributed() -> tuple[int, int]:
-    """(rank, world size) under torchrun (gloo process group for the final barrier)."""
-    import os
-
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    if world_size == 1:
-        return 0, 1
-    import torch.distributed as dist
-
-    if not dist.is_initialized():
-        dist.init_process_group("gloo")
-    return dist.get_rank(), world_size

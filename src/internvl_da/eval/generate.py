@@ -53,7 +53,8 @@ def generate_ids(model, tokenizer, settings: GenerationSettings, questions: list
     attention_mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts],
                                   device=model.device)
     # generate() encodes images whenever the key is present, even as None: pass it only if any.
-    images = {"pixel_values": torch.cat(tiles).to(model.dtype)} if tiles else {}  # prompt order
+    images = ({"pixel_values": torch.cat(tiles).to(model.device, model.dtype)}  # prompt order
+              if tiles else {})
     stop = tokenizer.convert_tokens_to_ids(get_template(settings.template).stop_token)
     output = model.generate(
         input_ids=input_ids, attention_mask=attention_mask, **images,

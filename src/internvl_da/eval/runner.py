@@ -64,6 +64,16 @@ def get_benchmark(name: str) -> Benchmark:
         raise ValueError(f"unknown benchmark {name!r}; choose from {sorted(BENCHMARKS)}") from None
 
 
+def distributed_rank() -> tuple[int, int]:
+    """(rank, world size): (0, 1) alone; under torchrun, joins a gloo group for the barrier."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size == 1:
+        return 0, 1
+    if not dist.is_initialized():
+        dist.init_process_group("gloo")
+    return dist.get_rank(), world_size
+
+
 def _done_ids(path: Path) -> set:
     if not path.is_file():
         return set()

@@ -7,6 +7,7 @@ Never `trust_remote_code`. flash_attention_2 only when CUDA and flash-attn are p
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import torch
@@ -24,6 +25,13 @@ def attention_implementation() -> str:
 
 def default_dtype() -> torch.dtype:
     return torch.bfloat16 if torch.cuda.is_available() else torch.float32
+
+
+def inference_device() -> torch.device:
+    """cuda:LOCAL_RANK (one GPU per torchrun rank) when CUDA exists, else the CPU."""
+    if not torch.cuda.is_available():
+        return torch.device("cpu")
+    return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
 
 
 def check_native_checkpoint(path: str | Path) -> dict:
