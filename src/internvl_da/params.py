@@ -107,8 +107,8 @@ def train_schema() -> dict:
 
 def check_params(params: dict, source: str = PARAMS_FILE) -> dict:
     """Raise ParamsError on the first problem; return `params` unchanged."""
-    schema = {**USER_KEYS, "launcher": str, "models": dict, "recipe": dict, "train": dict, "tiny_train": dict,
-              "eval": dict}
+    schema = {**USER_KEYS, "launcher": str, "models": dict, "recipe": dict, "train": dict,
+              "tiny_train": dict, "eval": dict}
     _check_mapping(source, "", params, schema)
     choices = {"size": PIPELINE_SIZES, "data": DATA_CHOICES}
     for key, valid in choices.items():

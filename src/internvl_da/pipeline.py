@@ -32,14 +32,14 @@ def _general_repeat(params: dict) -> float | None:
     return SAMPLE_GENERAL_REPEAT if params["data"] == "sample" else None
 
 
-def _entry(name: str, annotation: Path, root: Path) -> str:
-    """A `prep meta` entry spec: NAME=ANNOTATION,ROOT."""
-    return f"{name}={annotation},{root}"
+def _write_meta(params: dict, domain: str) -> None:
+    """prepared/meta/<domain>.json: the general mix + the domain's entries, in the layout
+    `prep meta --sample-dir` knows (data/<data> mirrors the sample's layout)."""
+    from internvl_da.prep.meta import prepare_meta
 
-
-def _general(raw: Path) -> list[str]:
-    """The general SFT mix every domain trains with (training.md §8.2)."""
-    return [_entry("general", raw / "general/general_sft.jsonl", raw / "general/images")]
+    raw, prepared = data_roots(params)
+    print(prepare_meta(domain, prepared / f"meta/{domain}.json", sample_dir=raw,
+                       prepared_dir=prepared, general_repeat=_general_repeat(params)))
 
 
 def _check_raw(raw: Path, needed: list[str]) -> None:
@@ -62,19 +62,15 @@ def stitch_drivelm(params: dict, workers: int = 2) -> None:
 
 def prepare_drivelm(params: dict) -> None:
     from internvl_da.prep.drivelm import prepare_drivelm as convert
-    from internvl_da.prep.meta import prepare_meta
 
     raw, prepared = data_roots(params)
     out = prepared / "drivelm"
     for split in ("train", "val"):
         convert(raw / f"drivelm/v1_1_{split}_nus.json", out / f"drivelm_{split}.jsonl", split)
-    print(prepare_meta("drivelm", prepared / "meta/drivelm.json", general=_general(raw),
-                       general_repeat=_general_repeat(params),
-                       entries=[_entry("drivelm", out / "drivelm_train.jsonl", out / "stitch")]))
+    _write_meta(params, "drivelm")
 
 
 def prepare_remote(params: dict) -> None:
-    from internvl_da.prep.meta import prepare_meta
     from internvl_da.prep.remote import prepare_dior_rsvg, prepare_rsvqa
 
     raw, prepared = data_roots(params)
@@ -89,12 +85,7 @@ def prepare_remote(params: dict) -> None:
         prepare_rsvqa(raw / "rsvqa" / folder, variant, split, out / name)
     for split, name in (("train", "dior_rsvg_train.jsonl"), ("test", "dior_rsvg_test.json")):
         prepare_dior_rsvg(raw / "dior_rsvg", split, out / name)
-    entries = [_entry("rsvqa_lr", out / "rsvqa_lr_train.jsonl", raw / "rsvqa/LR/Images_LR"),
-               _entry("rsvqa_hr", out / "rsvqa_hr_train.jsonl", raw / "rsvqa/HR/Data"),
-               _entry("dior_rsvg", out / "dior_rsvg_train.jsonl", raw / "dior_rsvg"),
-               _entry("geochat", raw / "geochat/geochat_instruct.jsonl", raw / "geochat/images")]
-    print(prepare_meta("remote", prepared / "meta/remote.json", general=_general(raw),
-                       general_repeat=_general_repeat(params), entries=entries))
+    _write_meta(params, "remote")
 
 
 def prepare_medical(params: dict) -> None:
@@ -102,16 +93,13 @@ def prepare_medical(params: dict) -> None:
     them from here and writes nothing into a stage output)."""
     from internvl_da.eval import gmai
     from internvl_da.eval.runner import get_benchmark
-    from internvl_da.prep.meta import prepare_meta
 
     raw, prepared = data_roots(params)
     _check_raw(raw, ["medical/medical_sft.jsonl", "gmai"])
     bench = get_benchmark("gmai")
     items = gmai.load(raw / bench.annotation, prepared / bench.image_root)
     print(f"gmai: {len(items)} images in {prepared / bench.image_root}")
-    entries = [_entry("medical", raw / "medical/medical_sft.jsonl", raw / "medical/images")]
-    print(prepare_meta("medical", prepared / "meta/medical.json", general=_general(raw),
-                       general_repeat=_general_repeat(params), entries=entries))
+    _write_meta(params, "medical")
 
 
 def base_model(params: dict, out: str | Path) -> None:

@@ -12,7 +12,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default: `size` of the params file)")
     parser.add_argument("--params", help="params file with the recipe (default: ./params.yaml)")
     parser.add_argument("--meta", help="train_meta JSON (default: PREPARED/meta/DOMAIN.json, "
-                        "written by `make demo`)")
+                        "written by `dvc repro prepare_DOMAIN`)")
     parser.add_argument("--output", help="run directory (default: runs/DOMAIN-SIZE)")
     parser.add_argument("--checkpoint", help="native InternVL checkpoint (1b/2b/4b)")
     parser.add_argument("--max-steps", type=int, help="override the recipe's max_steps")

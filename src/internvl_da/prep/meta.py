@@ -102,7 +102,7 @@ def sample_general(sample_dir: str | Path) -> dict[str, EntrySpec]:
 
 def sample_domain(domain: str, sample_dir: str | Path, prepared_dir: str | Path | None
                   ) -> list[EntrySpec]:
-    """The domain entries of the sample pipeline (paths as `make demo` writes them)."""
+    """The domain entries in the pipeline's layout (src/internvl_da/pipeline.py)."""
     s = Path(sample_dir)
     if domain == "medical":  # already InternVL JSONL: used as generated
         return [EntrySpec("medical", str(s / "medical/medical_sft.jsonl"),
