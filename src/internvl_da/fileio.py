@@ -1,4 +1,5 @@
-"""Atomic writes of text, JSON and JSON lines (temp file in the same directory + os.replace)."""
+"""Atomic writes of text, JSON and JSON lines (temp file in the same directory + os.replace), and
+JSON objects read with errors that name the file and line."""
 
 from __future__ import annotations
 
@@ -30,3 +31,15 @@ def write_json(path: str | Path, obj, indent: int | None = 1) -> None:
 
 def write_jsonl(path: str | Path, rows: Iterable[dict]) -> None:
     write_text_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+
+
+def read_json_object(path: str | Path) -> dict:
+    """A JSON file holding one object; invalid JSON or another type is an error naming the file."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object, found {type(data).__name__}")
+    return data

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 
 import pytest
 
@@ -178,18 +177,7 @@ def test_language_metrics_need_java(monkeypatch):
         ch.language_metrics(["a"], ["a"])
 
 
-def fake_client(replies):
-    calls = []
-
-    def create(**kwargs):
-        calls.append(kwargs)
-        message = SimpleNamespace(content=replies[len(calls) - 1])
-        return SimpleNamespace(choices=[SimpleNamespace(message=message)])
-
-    return SimpleNamespace(chat=SimpleNamespace(completions=SimpleNamespace(create=create))), calls
-
-
-def test_full_score_with_a_judge_and_its_replay(tmp_path):
+def test_full_score_with_a_judge_and_its_replay(tmp_path, fake_client):
     items = [item(0, a="There is <c1,CAM_FRONT,100.0,200.0>.", tags=(2,)),
              item(1, a="Yes."),
              item(2, q="Plan?", a="Slow down.", tags=(1,)),

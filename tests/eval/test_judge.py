@@ -3,22 +3,10 @@
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 
 import pytest
 
 from internvl_da.eval import judge as jl
-
-
-def fake_client(replies):
-    calls = []
-
-    def create(**kwargs):
-        calls.append(kwargs)
-        message = SimpleNamespace(content=replies[len(calls) - 1])
-        return SimpleNamespace(choices=[SimpleNamespace(message=message)])
-
-    return SimpleNamespace(chat=SimpleNamespace(completions=SimpleNamespace(create=create))), calls
 
 
 def test_prompt_is_drivelm_gpt_eval_verbatim():
@@ -32,7 +20,7 @@ def test_prompt_is_drivelm_gpt_eval_verbatim():
          "This is the correct answer: Stop.This is my answer: Go."}]
 
 
-def test_live_call_settings_and_cache_lines(tmp_path):
+def test_live_call_settings_and_cache_lines(tmp_path, fake_client):
     client, calls = fake_client(["62", " 78\n"])
     settings = jl.JudgeSettings(model="m", temperature=0.3)
     judge = jl.Judge(jl.JudgeCache(tmp_path / "c" / "judge.jsonl"), client, settings)
@@ -52,7 +40,7 @@ def test_defaults_are_the_reference_settings():
                                                                            3000)
 
 
-def test_repeated_pairs_replay_in_order_then_go_live(tmp_path):
+def test_repeated_pairs_replay_in_order_then_go_live(tmp_path, fake_client):
     path = tmp_path / "judge.jsonl"
     path.write_text(json.dumps({"answer": "a", "gt": "g", "score": 10}) + "\n\n"
                     + json.dumps({"answer": "a", "gt": "g", "score": 30.5}) + "\n")
@@ -67,7 +55,7 @@ def test_repeated_pairs_replay_in_order_then_go_live(tmp_path):
 
 
 @pytest.mark.parametrize("reply", ["Score: 62", "", None, "nan", "62/100"])
-def test_non_numeric_reply_names_the_item(tmp_path, reply):
+def test_non_numeric_reply_names_the_item(tmp_path, reply, fake_client):
     client, _ = fake_client([reply])
     judge = jl.Judge(jl.JudgeCache(tmp_path / "judge.jsonl"), client)
     with pytest.raises(jl.JudgeError, match=r"^s_f_7: judge reply .* not a"):

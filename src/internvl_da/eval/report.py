@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from internvl_da.eval.paper import PAPER_SIZES, SIZE_ROWS, TABLES
-from internvl_da.fileio import write_text_atomic
+from internvl_da.fileio import read_json_object, write_text_atomic
 
 MODELS = ("base", "drivelm", "medical", "remote")
 BENCHES = ("drivelm", "mme-realworld", "gmai", "rsvqa-lr", "rsvqa-hr-test1", "rsvqa-hr-test2",
@@ -140,21 +140,11 @@ def flatten(metrics: dict, prefix: str = "") -> dict[str, float]:
     return flat
 
 
-def _read_metrics(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a JSON object, found {type(data).__name__}")
-    return data
-
-
 def load_results(results: Path) -> tuple[dict[tuple[str, str], dict], list[str]]:
     """{(model, bench): metrics} found under `results`, and the folders that were ignored."""
     if not results.is_dir():
         raise FileNotFoundError(f"{results}: results folder not found")
-    found = {(m, b): _read_metrics(results / m / b / "metrics.json")
+    found = {(m, b): read_json_object(results / m / b / "metrics.json")
              for m in MODELS for b in BENCHES if (results / m / b / "metrics.json").is_file()}
     ignored = sorted(str(p.parent.relative_to(results)) for p in results.glob("*/*/metrics.json")
                      if (p.parent.parent.name, p.parent.name) not in found)

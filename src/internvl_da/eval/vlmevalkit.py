@@ -10,10 +10,11 @@ checkpoint. A model is registered by one entry in `vlmeval/config.py`: at the pa
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from internvl_da.fileio import read_json_object
 
 VLMEVALKIT_COMMIT = "4d6d204e"  # 2024-10-19, contemporaneous with the paper
 VLMEVALKIT_RECENT = "e8e78f05"
@@ -37,13 +38,7 @@ def _config(path: Path) -> dict:
         raise FileNotFoundError(f"{path}: checkpoint folder not found")
     if not config_path.is_file():
         raise ValueError(f"{path}: no config.json; {CONVERT_HINT}")
-    try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{config_path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
-    if not isinstance(config, dict):
-        raise ValueError(f"{config_path}: expected a JSON object")
-    return config
+    return read_json_object(config_path)
 
 
 def check_original(checkpoint: str | Path) -> OriginalCheckpoint:
