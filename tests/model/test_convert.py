@@ -65,6 +65,8 @@ def sample_inputs(tok):
 @pytest.mark.parametrize("family", ["qwen2", "llama", "phi3"])
 def test_forward_conversion_logits_and_round_trip(tmp_path, family):
     source_model, tensors = write_original(tmp_path / "orig", family)
+    code = "# remote code of the original checkpoint\n"
+    (tmp_path / "orig" / "modeling_internvl_chat.py").write_text(code)
     summary = convert_to_native(tmp_path / "orig", tmp_path / "native")
     assert summary.tensors_in == len(tensors) and summary.shards == 2
     converted = InternVLForConditionalGeneration.from_pretrained(tmp_path / "native")
@@ -81,6 +83,23 @@ def test_forward_conversion_logits_and_round_trip(tmp_path, family):
         back = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118
     assert set(back) == set(tensors)
     assert all(torch.equal(back[k], tensors[k]) for k in tensors)
+    # the remote code travels along, so tools loading with trust_remote_code find it
+    assert (tmp_path / "back" / "modeling_internvl_chat.py").read_text() == code
+    assert not list((tmp_path / "native").glob("*.py"))  # never importable from the native one
+
+
+def test_fine_tuned_folder_keeps_what_to_internvl_needs(tmp_path):
+    from internvl_da.model.convert import ORIGINAL_CODE, ORIGINAL_CONFIG, carry_original_files
+
+    base, final = tmp_path / "base", tmp_path / "final"
+    (base / ORIGINAL_CODE).mkdir(parents=True)
+    final.mkdir()
+    (base / ORIGINAL_CONFIG).write_text("{}")
+    (base / ORIGINAL_CODE / "modeling_x.py").write_text("x = 1\n")
+    carry_original_files(base, final)
+    assert (final / ORIGINAL_CONFIG).read_text() == "{}"
+    assert (final / ORIGINAL_CODE / "modeling_x.py").read_text() == "x = 1\n"
+    carry_original_files(tmp_path / "tiny-base-without-them", final)  # nothing to carry: no-op
 
 
 def test_internlm2_wqkv_layout():

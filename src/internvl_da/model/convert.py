@@ -26,6 +26,9 @@ from internvl_da.model.processor import chat_template, save_image_processor
 FAMILIES = {"Qwen2ForCausalLM": "qwen2", "InternLM2ForCausalLM": "internlm2",
             "Phi3ForCausalLM": "phi3"}
 ORIGINAL_CONFIG = "internvl_original_config.json"
+# The original checkpoint's remote-code files (modeling_*.py, ...), kept so that `--to-internvl`
+# gives tools that load with trust_remote_code (VLMEvalKit) a complete folder. Never imported here.
+ORIGINAL_CODE = "internvl_original_code"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
                    "tokenizer.model", "vocab.json", "merges.txt", "added_tokens.json")
 
@@ -167,6 +170,9 @@ def convert_to_native(src: str | Path, dst: str | Path) -> ConvertSummary:
                    {"metadata": {}, "weight_map": dict(sorted(weight_map.items()))})
     config.save_pretrained(dst)
     write_json(dst / ORIGINAL_CONFIG, original)
+    for code in sorted(src.glob("*.py")):
+        (dst / ORIGINAL_CODE).mkdir(exist_ok=True)
+        shutil.copyfile(code, dst / ORIGINAL_CODE / code.name)
     tokenizer.chat_template = chat_template(original.get("template")
                                             or TEMPLATE_BY_FAMILY[family])
     tokenizer.save_pretrained(dst)
@@ -196,6 +202,16 @@ def _copy_tokenizer(src: Path, dst: Path) -> None:
             shutil.copyfile(src / name, dst / name)
 
 
+def carry_original_files(src: str | Path, dst: str | Path) -> None:
+    """Copy the original config and remote code kept by `convert_to_native` from one native
+    folder to another (a fine-tune's final model), so it can still go `--to-internvl`."""
+    src, dst = Path(src), Path(dst)
+    if (src / ORIGINAL_CONFIG).is_file():
+        shutil.copyfile(src / ORIGINAL_CONFIG, dst / ORIGINAL_CONFIG)
+    if (src / ORIGINAL_CODE).is_dir():
+        shutil.copytree(src / ORIGINAL_CODE, dst / ORIGINAL_CODE, dirs_exist_ok=True)
+
+
 def convert_to_internvl(src: str | Path, dst: str | Path) -> ConvertSummary:
     """Native folder (converted or fine-tuned) -> original layout for VLMEvalKit-style tools."""
     from transformers import InternVLForConditionalGeneration
@@ -217,4 +233,6 @@ def convert_to_internvl(src: str | Path, dst: str | Path) -> ConvertSummary:
     save_file(tensors, dst / "model.safetensors", metadata={"format": "pt"})
     write_json(dst / "config.json", original)
     _copy_tokenizer(src, dst)
+    for code in sorted((src / ORIGINAL_CODE).glob("*.py")):
+        shutil.copyfile(code, dst / code.name)
     return ConvertSummary(family, len(state), len(tensors), 1)

@@ -23,6 +23,7 @@ from internvl_da.data.dataset import SampleSettings, build_datasets
 from internvl_da.data.formats import load_meta
 from internvl_da.data.packing import collate_packed, collate_padded
 from internvl_da.data.stream import PackedDataset, PackedStream
+from internvl_da.model.convert import carry_original_files
 from internvl_da.model.drop_path import enable_drop_path
 from internvl_da.model.registry import get_size
 from internvl_da.train.modules import apply_freezing, apply_lora, check_options
@@ -178,7 +179,7 @@ def finetune(cfg: TrainConfig, meta_path: str | Path, output_dir: str | Path,
         callbacks=_live_callbacks(live_dir))
     last = _latest_checkpoint(output_dir) if resume else None
     result = trainer.train(resume_from_checkpoint=last)
-    _save_final(trainer, tokenizer, cfg, output_dir)
+    _save_final(trainer, tokenizer, cfg, output_dir, checkpoint)
     _write_manifest(output_dir, cfg, meta_path, envelope, trainer)
     return dict(result.metrics)
 
@@ -199,7 +200,8 @@ def _latest_checkpoint(output_dir: str | Path) -> str | None:
     return str(found[-1]) if found else None
 
 
-def _save_final(trainer, tokenizer, cfg: TrainConfig, output_dir: str | Path) -> None:
+def _save_final(trainer, tokenizer, cfg: TrainConfig, output_dir: str | Path,
+                checkpoint: str | None) -> None:
     if not trainer.is_world_process_zero():
         return
     model = trainer.model
@@ -208,6 +210,8 @@ def _save_final(trainer, tokenizer, cfg: TrainConfig, output_dir: str | Path) ->
         model = model.merge_and_unload()
     model.save_pretrained(Path(output_dir) / "final")
     tokenizer.save_pretrained(Path(output_dir) / "final")
+    if checkpoint is not None:  # keep what `convert --to-internvl` needs
+        carry_original_files(checkpoint, Path(output_dir) / "final")
 
 
 def _write_manifest(output_dir, cfg, meta_path, envelope, trainer) -> None:
