@@ -72,3 +72,29 @@ def test_dvc_yaml_names_every_stage_and_reads_declared_params():
         for out in stage.get("outs", []):
             path = next(iter(out)) if isinstance(out, dict) else out
             assert "${size}" in path or "${data}" in path or name == "sample_data", (name, path)
+
+
+def test_fetch_data_needs_full_data_and_pinned_revisions(params):
+    with pytest.raises(ValueError, match="fetch-data is for data: full"):
+        pipeline.fetch_data(params)
+    with pytest.raises(ValueError, match="InternVL-Domain-Adaptation-Data: revision None is "
+                                         "not pinned"):
+        pipeline.fetch_data({**params, "data": "full"})
+
+
+def test_fetch_data_downloads_pinned_and_lists_manual_parts(params, workdir, monkeypatch):
+    import huggingface_hub
+
+    calls = []
+    monkeypatch.setattr(huggingface_hub, "snapshot_download",
+                        lambda repo, **kw: calls.append((repo, kw["revision"], kw["repo_type"])))
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    datasets = {k: {**v, "revision": sha} for k, v in params["datasets"].items()}
+    (workdir / "data/full/rsvqa").mkdir(parents=True)  # one manual part present
+    missing = pipeline.fetch_data({**params, "data": "full", "datasets": datasets})
+    assert calls == [(v["hub_id"], sha, "dataset") for v in datasets.values()]
+    assert [m.split(":")[0] for m in missing] == ["drivelm", "dior_rsvg"]
+    (workdir / "data/full/gmai").mkdir(parents=True)
+    (workdir / "data/full/gmai/GMAI-MMBench_VAL.tsv").write_text("not the release\n")
+    with pytest.raises(ValueError, match=r"GMAI-MMBench_VAL\.tsv: MD5 differs"):
+        pipeline.fetch_data({**params, "data": "full", "datasets": datasets})

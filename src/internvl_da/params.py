@@ -28,6 +28,7 @@ USER_KEYS = {"size": str, "data": str, "seed": int, "freeze_vit": bool, "freeze_
 RECIPE_KEYS = {"max_steps": int, "gradient_accumulation_steps": int, "save_steps": int,
                "save_total_limit": int}
 MODEL_KEYS = {"template": str, "hub_id": str | None, "revision": str | None}
+DATASET_KEYS = {"hub_id": str, "revision": str | None, "local_dir": str}
 EVAL_KEYS = {"batch_size": int, "max_num": int, "dynamic": bool, "limit": int | None}
 
 
@@ -107,8 +108,8 @@ def train_schema() -> dict:
 
 def check_params(params: dict, source: str = PARAMS_FILE) -> dict:
     """Raise ParamsError on the first problem; return `params` unchanged."""
-    schema = {**USER_KEYS, "launcher": str, "models": dict, "recipe": dict, "train": dict,
-              "tiny_train": dict, "eval": dict}
+    schema = {**USER_KEYS, "launcher": str, "models": dict, "datasets": dict, "recipe": dict,
+              "train": dict, "tiny_train": dict, "eval": dict}
     _check_mapping(source, "", params, schema)
     choices = {"size": PIPELINE_SIZES, "data": DATA_CHOICES}
     for key, valid in choices.items():
@@ -127,6 +128,8 @@ def check_params(params: dict, source: str = PARAMS_FILE) -> dict:
         for domain in DOMAINS:
             _check_mapping(source, f"recipe.{size}.{domain}", params["recipe"][size][domain],
                            RECIPE_KEYS)
+    for name, entry in params["datasets"].items():
+        _check_mapping(source, f"datasets.{name}", entry, DATASET_KEYS)
     shared = train_schema()
     _check_mapping(source, "train", params["train"], shared)
     _check_mapping(source, "tiny_train", params["tiny_train"], shared, complete=False)

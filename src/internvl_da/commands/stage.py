@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-STAGES = ("stitch-drivelm", "prepare-drivelm", "prepare-remote", "prepare-medical",
+STAGES = ("fetch-data", "stitch-drivelm", "prepare-drivelm", "prepare-remote", "prepare-medical",
           "base-model", "eval")
 
 
@@ -25,6 +25,8 @@ def run(args: argparse.Namespace) -> int:
     from internvl_da.params import load_params
 
     params = load_params(args.params)
+    if args.name == "fetch-data":
+        return 1 if pipeline.fetch_data(params) else 0
     if args.name == "stitch-drivelm":
         pipeline.stitch_drivelm(params, args.workers)
     elif args.name.startswith("prepare-"):
