@@ -17,12 +17,6 @@ from pathlib import Path
 
 from internvl_da.params import data_roots, recipe_size
 
-# Which adapted model each benchmark evaluates (the paper's tables).
-BENCH_DOMAIN = {"drivelm": "drivelm", "mme-realworld": "drivelm", "gmai": "medical",
-                "rsvqa-lr": "remote", "rsvqa-hr-test1": "remote", "rsvqa-hr-test2": "remote",
-                "dior-rsvg": "remote"}
-
-
 # The sample's general SFT file is small: keep half of it (the reference's own repeat_time for
 # general data, tuned for millions of lines, would keep a handful). Full data: the reference's.
 SAMPLE_GENERAL_REPEAT = 0.5
