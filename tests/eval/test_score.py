@@ -55,7 +55,7 @@ def test_drivelm_options_only_for_drivelm(tmp_path):
         {"id": 1, "question": "q", "prediction": "yes", "answer": "yes", "type": "presence"}])
     with pytest.raises(ValueError, match=r"options \['gt'\] do not apply to 'rsvqa-lr'"):
         score_file("rsvqa-lr", preds, gt=tmp_path / "gt.json")
-    with pytest.raises(ValueError, match="--gt and --judge-\\* apply only to drivelm"):
+    with pytest.raises(ValueError, match="--gt applies only to drivelm, --judge-\\* to drivelm"):
         main(["score", "rsvqa-lr", str(preds), "--gt", "gt.json"])
     with pytest.raises(ValueError, match=r"choose from \[.*'drivelm'"):
         score_file("vqav2", preds)
@@ -74,3 +74,21 @@ def test_mme_extractor_option_reaches_the_scorer(tmp_path):
     assert official["overall"] == 0.0 and official["extractor"] == "official"  # 'B' of "Best"
     with pytest.raises(ValueError, match="do not apply to 'rsvqa-lr'"):
         score_file("rsvqa-lr", path, extractor="official")
+
+
+def test_gmai_judge_cache_replays_from_the_command_line(tmp_path, capsys, monkeypatch):
+    from internvl_da.eval.gmai import judge_prompt
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # replay only, no network
+    choices = {"A": "left", "B": "both sides"}
+    record = {"id": 2, "question": "prompt", "raw_question": "Where", "answer": "B",
+              "prediction": "on each side", "choices": choices}
+    preds = write(tmp_path / "p.jsonl", [record])
+    cache = tmp_path / "judge.jsonl"
+    cache.write_text(json.dumps({"prompt": judge_prompt("Where", choices, "on each side"),
+                                 "reply": "B"}) + "\n")
+    assert main(["score", "gmai", str(preds)]) == 0
+    assert json.loads(capsys.readouterr().out)["overall"] == 0.0  # rules alone: Z
+    assert main(["score", "gmai", str(preds), "--judge-cache", str(cache)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["overall"] == 1.0 and "gpt-3.5-turbo-0125" in out["judge"]

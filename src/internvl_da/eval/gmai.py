@@ -7,7 +7,8 @@ non-empty option in letter order newline + 'L. ' + text, then
 "\\nAnswer with the option's letter from the given choices directly." (the Chinese instruction
 when the text has Chinese characters). Tiles: max_num 6; max_new_tokens 1024.
 Matching: `can_infer` of 2024-10-19 with the exact-matching judge: a prediction that cannot be
-inferred becomes 'Z' (always wrong). Offline there is no LLM judge: reports say so. The
+inferred becomes 'Z' (always wrong). Optionally (`score gmai --judge-cache`), VLMEvalKit's LLM
+choice extraction for those, cached and replayed; the metrics name the judge used. The
 reference reads the VERBOSE environment variable for one rule; it is taken as unset here.
 """
 
@@ -77,17 +78,44 @@ def can_infer(prediction: str | None, choices: dict[str, str]) -> str:
     return _infer_option(prediction, choices) or _infer_text(prediction, choices) or "Z"
 
 
-def judge(record: dict) -> dict:
-    """{correct, pred} of one prediction record (the inferred letter; 'Z' when none)."""
+# VLMEvalKit's choice-extraction prompt (`build_prompt` of its multiple-choice utilities).
+JUDGE_TEMPLATE = (
+    "You are an AI assistant who will help me to match an answer with several options of a "
+    "single-choice question. You are provided with a question, several options, and an answer, "
+    "and you need to find which option is most similar to the answer. If the meaning of all "
+    "options are significantly different from the answer, output Z. Your should output a single "
+    "uppercase character in A, B, C, D (if they are valid options), and Z. \n"
+    "Example 1: \nQuestion: What is the main object in image?\nOptions: A. teddy bear "
+    "B. rabbit C. cat D. dog\nAnswer: a cute teddy bear\nYour output: A\n"
+    "Example 2: \nQuestion: What is the main object in image?\nOptions: A. teddy bear "
+    "B. rabbit C. cat D. dog\nAnswer: Spider\nYour output: Z\n"
+    "Example 3: \nQuestion: {}?\nOptions: {}\nAnswer: {}\nYour output: ")
+
+
+def judge_prompt(question: str, choices: dict[str, str], prediction: str) -> str:
+    """The choice-extraction request for one item (options as VLMEvalKit's `build_option_str`)."""
+    listed = "There are several options: \n" + "".join(f"{k}. {v}\n" for k, v in choices.items())
+    return JUDGE_TEMPLATE.format(question, listed, prediction)
+
+
+def judge(record: dict, llm=None) -> dict:
+    """{correct, pred} of one prediction record (the inferred letter; 'Z' when none).
+
+    With `llm` (eval.judge.ChoiceJudge), a prediction the rules cannot match is put to the LLM
+    and its reply matched by the same rules; no usable reply leaves 'Z'."""
     letter = can_infer(record["prediction"], record["choices"])
+    if letter == "Z" and llm is not None and record["prediction"]:
+        question = record.get("raw_question", record["question"])
+        reply = llm.reply(judge_prompt(question, record["choices"], record["prediction"]))
+        letter = can_infer(reply, record["choices"])
     return {"correct": letter == record["answer"], "pred": letter}
 
 
-def score(records: list[dict]) -> dict:
+def score(records: list[dict], llm=None) -> dict:
     """`overall` and per-group micro accuracies (records carry `choices` and group fields)."""
     right, total = Counter(), Counter()
     for r in records:
-        hit = judge(r)["correct"]
+        hit = judge(r, llm)["correct"]
         keys = [("overall", "")] + [(g, str(r.get(g))) for g in GROUPS if r.get(g) is not None]
         for key in keys:
             right[key] += hit
@@ -97,7 +125,7 @@ def score(records: list[dict]) -> dict:
         return {k[1]: round(right[k] / total[k], 4) for k in sorted(total) if k[0] == group}
 
     result = {"overall": round(right[("overall", "")] / len(records), 4) if records else None,
-              "judge": "exact matching (no LLM judge)"}
+              "judge": llm.describe() if llm is not None else "exact matching (no LLM judge)"}
     for group in GROUPS:
         result["per_" + group.replace(" ", "_")] = table(group)
     return result
@@ -113,6 +141,7 @@ def load(annotation: Path, image_root: Path) -> list[dict]:
             if not path.is_file():
                 write_bytes_atomic(path, base64.b64decode(row["image"]))
             items.append({"id": int(row["index"]), "question": build_prompt(row),
+                          "raw_question": str(row["question"]),
                           "image": str(path), "answer": row["answer"],
                           "choices": options(row),
                           **{g: row[g] for g in GROUPS if g in row}})

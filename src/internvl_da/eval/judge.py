@@ -14,8 +14,8 @@ n-th cached line. Scoring a file again with the same cache replays the judged ru
 without network. A reply that is not a number is an error naming the item (the reference
 crashes deep inside a process pool, DriveLM#53).
 
-GMAI-MMBench: VLMEvalKit's choice-extraction judge is not specified here (its prompt is not in
-the spec), so GMAI stays rule-based (exact matching, `eval/gmai.py`).
+GMAI-MMBench: `ChoiceJudge` is VLMEvalKit's LLM choice extraction, asked only when rule
+matching finds no option (`eval/gmai.py`); its cache keeps `{"prompt", "reply"}` lines.
 """
 
 from __future__ import annotations
@@ -73,43 +73,63 @@ def parse_score(reply: Any, where: str) -> float:
 
 
 class JudgeCache:
-    """JSONL cache of judged pairs, one line per call, appended and flushed on every new call."""
+    """JSONL cache of judged requests, one line per call, appended and flushed on every new call.
+
+    DriveLM's lines are `{"answer", "gt", "score"}` (KEYS -> VALUE); subclasses change the fields.
+    """
+
+    KEYS: tuple[str, ...] = ("answer", "gt")
+    VALUE = "score"
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._scores: dict[tuple[str, str], list[float]] = {}
+        self._values: dict[tuple[str, ...], list] = {}
         if self.path.is_file():
             for number, line in enumerate(self.path.read_text(encoding="utf-8").splitlines(), 1):
                 if line.strip():
-                    answer, gt, score = self._parse(line, f"{self.path}:{number}")
-                    self._scores.setdefault((answer, gt), []).append(score)
+                    key, value = self._parse(line, f"{self.path}:{number}")
+                    self._values.setdefault(key, []).append(value)
 
-    @staticmethod
-    def _parse(line: str, where: str) -> tuple[str, str, float]:
+    def _parse(self, line: str, where: str) -> tuple[tuple[str, ...], Any]:
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
             raise JudgeError(f"{where}: invalid JSON: {exc.msg}") from None
-        if not isinstance(row, dict) or not all(isinstance(row.get(k), str)
-                                                for k in ("answer", "gt")):
-            raise JudgeError(f"{where}: a cache line needs string fields 'answer' and 'gt'")
-        if isinstance(row.get("score"), bool) or not isinstance(row.get("score"), int | float):
-            raise JudgeError(f"{where}: field 'score' is not a number")
-        return row["answer"], row["gt"], float(row["score"])
+        if not isinstance(row, dict) or not all(isinstance(row.get(k), str) for k in self.KEYS):
+            fields = " and ".join(repr(k) for k in self.KEYS)
+            raise JudgeError(f"{where}: a cache line needs string fields {fields}")
+        return tuple(row[k] for k in self.KEYS), self._value(row.get(self.VALUE), where)
 
-    def get(self, answer: str, gt: str, occurrence: int) -> float | None:
-        """The pair's `occurrence`-th cached score (0-based), or None when not cached."""
-        scores = self._scores.get((answer, gt), [])
-        return scores[occurrence] if occurrence < len(scores) else None
+    def _value(self, value: Any, where: str) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise JudgeError(f"{where}: field {self.VALUE!r} is not a number")
+        return float(value)
 
-    def add(self, answer: str, gt: str, score: float) -> None:
+    def get(self, key: tuple[str, ...], occurrence: int) -> Any:
+        """The key's `occurrence`-th cached value (0-based), or None when not cached."""
+        values = self._values.get(key, [])
+        return values[occurrence] if occurrence < len(values) else None
+
+    def add(self, key: tuple[str, ...], value: Any) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps({"answer": answer, "gt": gt, "score": score},
-                                    ensure_ascii=False) + "\n")
+            row = {**dict(zip(self.KEYS, key, strict=True)), self.VALUE: value}
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
-        self._scores.setdefault((answer, gt), []).append(score)
+        self._values.setdefault(key, []).append(value)
+
+
+class ReplyCache(JudgeCache):
+    """A choice judge's cache: `{"prompt", "reply"}` lines, the reply text as the judge gave it."""
+
+    KEYS = ("prompt",)
+    VALUE = "reply"
+
+    def _value(self, value: Any, where: str) -> Any:
+        if not isinstance(value, str):
+            raise JudgeError(f"{where}: field 'reply' is not a string")
+        return value
 
 
 def make_client(settings: JudgeSettings):
@@ -152,9 +172,40 @@ class Judge:
         """The 0-100 rating of one item; None when it is not cached and there is no client."""
         occurrence = self._asked[(answer, gt)]
         self._asked[(answer, gt)] += 1
-        cached = self.cache.get(answer, gt, occurrence)
+        cached = self.cache.get((answer, gt), occurrence)
         if cached is not None or self.client is None:
             return cached
         value = parse_score(self.ask(answer, gt, where), where)
-        self.cache.add(answer, gt, value)
+        self.cache.add((answer, gt), value)
         return value
+
+
+class ChoiceJudge:
+    """VLMEvalKit's choice extraction by an LLM (GMAI-MMBench, when rule matching finds no
+    option): one user message, the reply text cached and replayed per prompt in order."""
+
+    def __init__(self, cache: ReplyCache, client: Any = None,
+                 settings: JudgeSettings | None = None) -> None:
+        self.cache, self.client = cache, client
+        self.settings = settings or JudgeSettings(model="gpt-3.5-turbo-0125", temperature=0.0,
+                                                  max_tokens=256)
+        self._asked: Counter = Counter()
+
+    def describe(self) -> str:
+        live = "live client" if self.client is not None else "cache only"
+        return (f"LLM choice extraction: {self.settings.model}, temperature "
+                f"{self.settings.temperature}, {live}, cache {self.cache.path}")
+
+    def reply(self, prompt: str) -> str | None:
+        """The judge's reply to `prompt`; None when it is not cached and there is no client."""
+        occurrence = self._asked[prompt]
+        self._asked[prompt] += 1
+        cached = self.cache.get((prompt,), occurrence)
+        if cached is not None or self.client is None:
+            return cached
+        response = self.client.chat.completions.create(
+            model=self.settings.model, messages=[{"role": "user", "content": prompt}],
+            temperature=self.settings.temperature, max_tokens=self.settings.max_tokens)
+        text = response.choices[0].message.content or ""
+        self.cache.add((prompt,), text)
+        return text

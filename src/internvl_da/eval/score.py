@@ -41,7 +41,7 @@ def read_predictions(path: str | Path, fields: dict) -> list[dict]:
 
 
 # Options a benchmark module's judge/score accept (MME-RealWorld: which answer extractor).
-MODULE_OPTIONS = {"mme-realworld": {"extractor"}}
+MODULE_OPTIONS = {"mme-realworld": {"extractor"}, "gmai": {"llm"}}
 
 
 def score_file(bench: str, path: str | Path, details: str | Path | None = None,
