@@ -66,6 +66,11 @@ def test_resumed_run_equals_uninterrupted(bench_dirs, tmp_path):
     assert (tmp_path / "resumed/predictions.jsonl").read_text() == full_lines
     assert set(json.loads(full_lines.splitlines()[0])) >= {"id", "question", "prediction",
                                                            "answer", "type"}
+    # the run manifest sits beside the output folder (its git commit stays out of the hash)
+    manifest = json.loads((tmp_path / "full.manifest.json").read_text())
+    assert manifest["config"]["benchmark"] == "rsvqa-lr" and manifest["config"]["batch_size"] == 3
+    assert sorted(p.name for p in (tmp_path / "full").iterdir()) == ["metrics.json",
+                                                                     "predictions.jsonl"]
 
 
 def test_missing_images_listed_before_generation(bench_dirs, tmp_path):

@@ -144,4 +144,24 @@ def run_benchmark(name: str, model, tokenizer, settings: GenerationSettings, pre
     if bench.write_outputs is not None:
         bench.write_outputs(records, out)
     write_json(out / "metrics.json", metrics)
+    _write_manifest(out, name, settings, annotation, image_root, limit, batch_size, world_size)
     return metrics
+
+
+def _write_manifest(out: Path, name: str, settings: GenerationSettings, annotation: Path,
+                    image_root: Path, limit: int | None, batch_size: int,
+                    world_size: int) -> None:
+    """`<out>.manifest.json`, beside the output folder: it names the git commit, so it stays
+    out of the folder whose hash dvc.lock records."""
+    import torch
+
+    from internvl_da.manifest import run_manifest
+
+    manifest = run_manifest(
+        config={"benchmark": name, **settings.__dict__, "limit": limit,
+                "batch_size": batch_size},
+        inputs={"annotation": str(annotation), "images": str(image_root)},
+        envelope={"torch_threads": torch.get_num_threads(),
+                  "deterministic": torch.are_deterministic_algorithms_enabled()},
+        extra={"world_size": world_size})
+    write_json(out.with_name(out.name + ".manifest.json"), manifest)
