@@ -24,6 +24,7 @@ from internvl_da.data.coords import denormalize_tags
 from internvl_da.eval import drivelm_challenge as challenge
 from internvl_da.eval.judge import Judge
 from internvl_da.fileio import write_json, write_jsonl
+from internvl_da.prep.drivelm import check_tags
 
 GT_FIELDS = ("question_old", "answer_old", "tag")  # what the scorer reads from a record
 
@@ -56,7 +57,7 @@ def gt_from_records(records: list[dict]) -> list[challenge.GTItem] | None:
         return None
     return [challenge.GTItem(r["id"], r["id"].rsplit("_", 1)[0], r["question_old"],
                              r["answer_old"],
-                             challenge.check_tags(r["tag"], f"record {r['id']}", "<records>"))
+                             tuple(check_tags(r["tag"], f"record {r['id']}", "<records>")))
             for r in records]
 
 

@@ -28,8 +28,8 @@ from pathlib import Path
 
 from internvl_da.data.errors import SampleError
 from internvl_da.eval.judge import Judge
+from internvl_da.prep.drivelm import check_tags, iter_qa
 
-QA_ORDER = ("perception", "prediction", "planning", "behavior")
 WEIGHTS = (0.4, 0.2, 0.2, 0.2)  # chatgpt, language, match, accuracy
 LANGUAGE_KEYS = ("Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4", "ROUGE_L", "CIDEr")
 MATCH_DISTANCE = 16  # L1 pixels, strict <
@@ -47,35 +47,18 @@ class GTItem:
     tags: tuple[int, ...]
 
 
-def check_tags(tags: object, where: str, source: str) -> tuple[int, ...]:
-    if not isinstance(tags, list) or not all(isinstance(t, int) and not isinstance(t, bool)
-                                             for t in tags):
-        raise SampleError(source, None, f"{where}: 'tag' must be a list of integers, got {tags!r}")
-    return tuple(tags)
-
-
 def gt_from_qa(raw: dict, source: str = "<drivelm gt>") -> list[GTItem]:
     """GT items of a DriveLM QA dict in the scorer's order; errors name scene, frame, QA."""
     items = []
-    for scene, info in raw.items():
-        frames = info.get("key_frames") if isinstance(info, dict) else None
-        if not isinstance(frames, dict):
-            raise SampleError(source, None, f"scene {scene}: no 'key_frames' object")
-        for frame, data in frames.items():
-            qa = data.get("QA") if isinstance(data, dict) else None
-            if not isinstance(qa, dict):
-                raise SampleError(source, None, f"scene {scene} frame {frame}: no 'QA' object")
-            entries = [e for part in QA_ORDER for e in qa.get(part, [])]
-            for i, entry in enumerate(entries):
-                where = f"scene {scene} frame {frame} QA {i}"
-                if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str)
-                                                          for k in ("Q", "A")):
-                    raise SampleError(source, None, f"{where}: needs string 'Q' and 'A' (a "
-                                      "questions-only file cannot be scored)")
-                if "tag" not in entry:
-                    raise SampleError(source, None, f"{where}: no 'tag'")
-                items.append(GTItem(f"{scene}_{frame}_{i}", f"{scene}_{frame}", entry["Q"],
-                                    entry["A"], check_tags(entry["tag"], where, source)))
+    for scene, frame, i, entry, where in iter_qa(raw, source):
+        if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str)
+                                                  for k in ("Q", "A")):
+            raise SampleError(source, None, f"{where}: needs string 'Q' and 'A' (a "
+                              "questions-only file cannot be scored)")
+        if "tag" not in entry:
+            raise SampleError(source, None, f"{where}: no 'tag'")
+        items.append(GTItem(f"{scene}_{frame}_{i}", f"{scene}_{frame}", entry["Q"],
+                            entry["A"], tuple(check_tags(entry["tag"], where, source))))
     return items
 
 

@@ -63,10 +63,25 @@ def _frame_items(data: object, where: str, source: str) -> list:
     return items
 
 
-def _tags(tags: object, where: str, source: str) -> list[int]:
+def iter_qa(raw: dict, source: str):
+    """(scene, frame, i, qa, where) for every QA item of a DriveLM QA dict, in the order DriveLM
+    numbers them (`{scene}_{frame}_{i}`: perception, prediction, planning, behavior); a broken
+    scene or frame is an error naming it."""
+    for scene, info in raw.items():
+        frames = info.get("key_frames") if isinstance(info, dict) else None
+        if not isinstance(frames, dict):
+            raise SampleError(source, None, f"scene {scene}: no 'key_frames' object")
+        for frame, data in frames.items():
+            items = _frame_items(data, f"scene {scene} frame {frame}", source)
+            for i, qa in enumerate(items):
+                yield scene, frame, i, qa, f"scene {scene} frame {frame} QA {i}"
+
+
+def check_tags(tags: object, where: str, source: str) -> list[int]:
+    """A QA's `tag` field: a list of integers (the challenge's metric selectors)."""
     if not isinstance(tags, list) or not all(isinstance(t, int) and not isinstance(t, bool)
                                              for t in tags):
-        raise SampleError(source, None, f"{where}: 'tag' must be a list of integers")
+        raise SampleError(source, None, f"{where}: 'tag' must be a list of integers, got {tags!r}")
     return tags
 
 
@@ -91,7 +106,7 @@ def _record(qa: object, frame_id: str, i: int, split: str, options: dict, where:
         if answer is not None:
             record["answer_old"] = answer
         if "tag" in qa:
-            record["tag"] = _tags(qa["tag"], where, source)
+            record["tag"] = check_tags(qa["tag"], where, source)
     if answer is None:
         record["answer_available"] = False
     return record
@@ -108,17 +123,8 @@ def convert_drivelm(raw: dict, split: str = "train", object_hint: bool = False,
     if split not in ("train", "val"):
         raise ValueError(f"split must be 'train' or 'val', got {split!r}")
     options = {"object_hint": object_hint, "image_ext": image_ext, "decimals": decimals}
-    records = []
-    for scene, info in raw.items():
-        frames = info.get("key_frames") if isinstance(info, dict) else None
-        if not isinstance(frames, dict):
-            raise SampleError(source, None, f"scene {scene}: no 'key_frames' object")
-        for frame, data in frames.items():
-            items = _frame_items(data, f"scene {scene} frame {frame}", source)
-            for i, qa in enumerate(items):
-                where = f"scene {scene} frame {frame} QA {i}"
-                records.append(_record(qa, f"{scene}_{frame}", i, split, options, where, source))
-    return records
+    return [_record(qa, f"{scene}_{frame}", i, split, options, where, source)
+            for scene, frame, i, qa, where in iter_qa(raw, source)]
 
 
 def prepare_drivelm(ann_file: str | Path, out: str | Path, split: str = "train",
