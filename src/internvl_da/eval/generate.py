@@ -2,8 +2,9 @@
 
 Spec evaluation.md §2.2–2.3: `<image>\\n` prepended when the question has no tag, the
 checkpoint's template and system message, image tokens expanded to 256·tiles (tokens_per_tile
-for the tiny model), stop at the template's separator, `.strip()` the response; greedy,
-min_new_tokens 1. Batch size 1 here; the batched, sharded, resumable runner builds on it.
+for the tiny model), stop at the template's separator; greedy, min_new_tokens 1. The response is
+decoded as the reference `model.chat` does (`decode_response`). The batched, sharded, resumable
+runner builds on it.
 """
 
 from __future__ import annotations
@@ -66,10 +67,22 @@ def generate_ids(model, tokenizer, settings: GenerationSettings, questions: list
     return rows
 
 
+def decode_response(tokenizer, ids: list[int], template: str) -> str:
+    """The reference `model.chat` response: `batch_decode(ids, skip_special_tokens=True)`, then
+    `response.split(template.sep.strip())[0].strip()` (evaluation.md §2.2 step 5).
+
+    Special tokens are dropped, not kept: for the real checkpoints that includes `<ref>`,
+    `<box>` and their closing tags (added as special), so a DIOR-RSVG answer reads
+    `the car[[1, 2, 3, 4]]` exactly as the reference scorer saw it.
+    """
+    text = tokenizer.decode(ids, skip_special_tokens=True)
+    return text.split(get_template(template).stop_token)[0].strip()
+
+
 def answer_batch(model, tokenizer, settings: GenerationSettings, questions: list[str],
                  image_paths: list[str | None]) -> list[str]:
-    """Stripped answers (reference `model.chat` post-processing) for a batch."""
-    return [tokenizer.decode(ids).strip()
+    """Answers for a batch, decoded as the reference `model.chat` (`decode_response`)."""
+    return [decode_response(tokenizer, ids, settings.template)
             for ids in generate_ids(model, tokenizer, settings, questions, image_paths)]
 
 

@@ -1,67 +1,34 @@
 """Inference over a benchmark's records into predictions.jsonl, resumable.
 
 Each finished sample is appended and flushed at once; a rerun skips the ids already in the file,
-so an interrupted run continues where it stopped and ends with the same file. Benchmarks are a
-plain dict: each name reads ITS OWN data (the reference dispatcher swapped RSVQA-LR and
-RSVQA-HR-test2; see tests/eval/test_runner.py).
+so an interrupted run continues where it stopped and ends with the same file. `evaluate_files`
+runs a benchmark on a given annotation file and image folder (the released val files: the
+paper's path); `run_benchmark` resolves the project's converted files first. Tiles, dynamic
+tiling and max_new_tokens are per benchmark (eval.benchmarks: the reference's defaults, then
+params.yaml `eval.<bench>`), never one global value: GMAI runs with 6 tiles, the others 12.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import torch.distributed as dist
 from tqdm import tqdm
 
-from internvl_da.eval import dior_rsvg, drivelm, gmai, mme_realworld, rsvqa
+from internvl_da.eval.benchmarks import (  # noqa: F401 (re-exported: the registry's home)
+    ALIASES,
+    BENCHMARKS,
+    Benchmark,
+    benchmark_options,
+    canonical,
+    get_benchmark,
+)
 from internvl_da.eval.generate import GenerationSettings, answer_batch
 from internvl_da.fileio import write_json, write_jsonl
-
-
-@dataclass(frozen=True)
-class Benchmark:
-    annotation: str  # relative to --prepared (converted files) or --data-root (raw releases)
-    image_root: str  # relative to --data-root
-    max_new_tokens: int
-    load: Callable[[Path, Path], list[dict]]
-    score: Callable[[list[dict]], dict]
-    raw_annotation: bool = False  # the release file is read as it is (no prep step)
-    images_in_prepared: bool = False  # images live under --prepared (decoded or stitched)
-    finalize: Callable[[dict], dict] | None = None  # post-processing of each prediction record
-    write_outputs: Callable[[list[dict], Path], None] | None = None  # extra files (submission)
-
-
-BENCHMARKS: dict[str, Benchmark] = {
-    "drivelm": Benchmark("drivelm/drivelm_val.jsonl", "drivelm/stitch", 200, drivelm.load,
-                         drivelm.score, images_in_prepared=True, finalize=drivelm.finalize,
-                         write_outputs=drivelm.write_submission),
-    "gmai": Benchmark("gmai/GMAI-MMBench_VAL.tsv", "gmai/images", 1024, gmai.load, gmai.score,
-                      raw_annotation=True, images_in_prepared=True),
-    "mme-realworld": Benchmark("mme_realworld/MME_RealWorld.json", "mme_realworld/data", 100,
-                               mme_realworld.load, mme_realworld.score, raw_annotation=True),
-    "dior-rsvg": Benchmark("remote/dior_rsvg_test.json", "dior_rsvg", 200, dior_rsvg.load,
-                           dior_rsvg.score, write_outputs=dior_rsvg.write_drawings),
-    "rsvqa-lr": Benchmark("remote/rsvqa_lr_test.json", "rsvqa/LR/Images_LR", 50, rsvqa.load,
-                          rsvqa.score),
-    "rsvqa-hr-test1": Benchmark("remote/rsvqa_hr_test1.json", "rsvqa/HR/Data", 50, rsvqa.load,
-                                rsvqa.score),
-    "rsvqa-hr-test2": Benchmark("remote/rsvqa_hr_test2.json", "rsvqa/HR/Data", 50, rsvqa.load,
-                                rsvqa.score),
-}
-
-
-ALIASES = {"mme—realworld": "mme-realworld"}  # the reference dispatcher's em-dash spelling
-
-
-def get_benchmark(name: str) -> Benchmark:
-    try:
-        return BENCHMARKS[ALIASES.get(name, name)]
-    except KeyError:
-        raise ValueError(f"unknown benchmark {name!r}; choose from {sorted(BENCHMARKS)}") from None
 
 
 def distributed_rank() -> tuple[int, int]:
@@ -111,22 +78,39 @@ def _records(paths: list[Path], items: list[dict]) -> list[dict]:
 
 def run_benchmark(name: str, model, tokenizer, settings: GenerationSettings, prepared: Path,
                   images: Path, out: Path, limit: int | None = None, batch_size: int = 1,
-                  rank: int = 0, world_size: int = 1) -> dict:
-    """Predict every item (skipping finished ones), then score the whole file.
+                  rank: int = 0, world_size: int = 1, *, options: Mapping | None = None) -> dict:
+    """`evaluate_files` on the project's converted files (`--prepared`) or raw releases
+    (`--data-root`), resolved from the registry (source: raw; not the paper's files)."""
+    bench = get_benchmark(name)
+    annotation = (images if bench.raw_annotation else prepared) / bench.annotation
+    image_root = (prepared if bench.images_in_prepared else images) / bench.image_root
+    return evaluate_files(name, model, tokenizer, settings, annotation, image_root, out,
+                          options=options, limit=limit, batch_size=batch_size, rank=rank,
+                          world_size=world_size)
 
+
+def evaluate_files(name: str, model, tokenizer, settings: GenerationSettings, annotation: Path,
+                   image_root: Path, out: Path, *, options: Mapping | None = None,
+                   limit: int | None = None, batch_size: int = 1, rank: int = 0,
+                   world_size: int = 1) -> dict:
+    """Predict every item of `annotation` (images under `image_root`), skipping finished ones,
+    then score the whole file.
+
+    `settings` gives the model's template and tile geometry; its max_num / dynamic /
+    max_new_tokens are replaced by the benchmark's (`benchmark_options(name, options)`).
     With several ranks, rank r predicts items[r::world_size] into its own file; rank 0 waits
     for all, merges them in input order into predictions.jsonl and scores (others return {}).
     The merged file equals a single-process run's.
     """
-    bench = get_benchmark(name)
-    annotation = (images if bench.raw_annotation else prepared) / bench.annotation
-    image_root = (prepared if bench.images_in_prepared else images) / bench.image_root
-    items = bench.load(annotation, image_root)[:limit]
+    name = canonical(name)
+    bench = BENCHMARKS[name]
+    settings = replace(settings, **benchmark_options(name, options).__dict__)
+    items = bench.load(Path(annotation), Path(image_root))[:limit]
     missing = [i["image"] for i in items if not os.path.isfile(i["image"])]
     if missing:
-        raise FileNotFoundError(f"{len(missing)} images missing, e.g. {missing[:3]}")
+        raise FileNotFoundError(f"{annotation}: {len(missing)} images missing, e.g. "
+                                f"{missing[:3]} (image root {image_root})")
     out.mkdir(parents=True, exist_ok=True)
-    settings = GenerationSettings(**{**settings.__dict__, "max_new_tokens": bench.max_new_tokens})
     shards = [out / f"predictions.rank{r}.jsonl" for r in range(world_size)]
     mine = out / "predictions.jsonl" if world_size == 1 else shards[rank]
     _predict(bench, items[rank::world_size], model, tokenizer, settings, mine, batch_size,
