@@ -110,3 +110,46 @@ def test_draw_boxes_errors_and_runner_hook(tmp_path):
     assert [p.name for p in (tmp_path / "run" / "drawings").iterdir()] == ["000_0.png"]
     with pytest.raises(FileNotFoundError, match=r"record 7: image .*missing.png not found"):
         draw_boxes([dict(records[0], id=7, image=str(tmp_path / "missing.png"))], tmp_path)
+
+
+def test_numeric_string_box_is_wrong_regression_reference_cannot_compute_on_strings():
+    """Regression (issue 10 item 5): `[["166","296","855","840"]]` was scored correct after
+    float(); the reference divides the strings (TypeError), so the item is wrong."""
+    strings = {"prediction": '<box>[["166","296","855","840"]]</box>',
+               "answer": [132.8, 236.8, 684.0, 672.0], "image_size": SIZE}
+    assert parse_box(strings["prediction"], SIZE) is None
+    assert judge(strings)["correct"] is False
+    numbers = {**strings, "prediction": "<box>[[166, 296, 855, 840]]</box>"}
+    assert judge(numbers)["correct"] is True  # the same box as numbers is right
+    assert parse_box('[["a", [1], 2, 3]]', SIZE) is None and parse_box("[[[1, 2], 3, 4, 5]]",
+                                                                        SIZE) is None
+
+
+def test_pixels_in_the_reference_operation_order():
+    """x / 1000 * W, as `transform_bbox`; x * W / 1000 differs in the last bit here."""
+    x, width = 7, 800  # 5.6000000000000005 vs 5.6
+    assert x / 1000 * width != x * width / 1000
+    assert parse_box(f"[[{x}, {x}, 10, 10]]", [width, width])[:2] == [x / 1000 * width] * 2
+
+
+def test_load_reads_the_released_file_and_names_bad_records(tmp_path):
+    import json
+
+    from internvl_da.eval.dior_rsvg import load
+
+    path = tmp_path / "dior_rsvg_test.json"
+    path.write_text(json.dumps([
+        {"image": "DIOR-RSVG/JPEGImages/00123.jpg", "prompt": "<ref>the overpass</ref>",
+         "bbox": [312, 280, 505, 470], "size": [800, 800]},
+        {"image": "DIOR-RSVG/JPEGImages/00124.jpg", "prompt": "<ref>a ship</ref>",
+         "bbox": [1, 2, 3], "size": [800, 800]}]))
+    with pytest.raises(ValueError, match=r"dior_rsvg_test\.json: record 2: field 'bbox' must "
+                                         r"be 4 numbers"):
+        load(path, tmp_path / "images")
+    path.write_text(json.dumps([{"image": "DIOR-RSVG/JPEGImages/00123.jpg",
+                                 "prompt": "<ref>the overpass</ref>",
+                                 "bbox": [312, 280, 505, 470], "size": [800, 800]}]))
+    assert load(path, tmp_path / "images") == [{
+        "id": 0, "question": "Detect <ref>the overpass</ref>",
+        "image": str(tmp_path / "images/DIOR-RSVG/JPEGImages/00123.jpg"),
+        "answer": [312, 280, 505, 470], "image_size": [800, 800]}]

@@ -1,12 +1,15 @@
 """DIOR-RSVG visual grounding, scored exactly as the reference `rs_det/caculate.py`.
 
-Data: evaluation JSON list `{image, prompt, bbox [x1,y1,x2,y2] pixels, size [W,H]}`
-(evaluation.md §4.1). Prompt: 'Detect ' + prompt; the answer is
-`<ref>...</ref><box>[[x1, y1, x2, y2]]</box>` in 0-1000 coordinates; max_new_tokens 200.
+Data: the released `val/dior_rsvg_test.json` (images under `images/`, records name
+`DIOR-RSVG/JPEGImages/...`) or the project's conversion, same format: a JSON list
+`{image, prompt, bbox [x1,y1,x2,y2] pixels, size [W,H]}` (evaluation.md §4.1).
+Prompt: 'Detect ' + prompt; the answer is `<ref>...</ref><box>[[x1, y1, x2, y2]]</box>` in
+0-1000 coordinates; max_new_tokens 200.
 Metric (§4.4): the FIRST match of the reference regex, parsed with json.loads and element [0]
-taken (a bare [x1, y1, x2, y2] therefore fails), mapped back to pixels (x*W/1000, y*H/1000,
-clamped, corners not reordered), IoU with the +1-pixel convention on float coordinates,
-correct iff IoU > 0.5 (strict). Unparseable predictions are wrong.
+taken (a bare [x1, y1, x2, y2] therefore fails; so does a box of numeric strings, on which the
+reference cannot compute), mapped back to pixels (x/1000*W, y/1000*H in the reference's
+operation order, clamped, corners not reordered), IoU with the +1-pixel convention on float
+coordinates, correct iff IoU > 0.5 (strict). Unparseable predictions are wrong.
 Paper (Table 11): Acc@0.5 x 100; DA-1B 89.73, DA-2B 89.24, DA-4B 92.04.
 Drawings (`draw_boxes`): the first records as PNGs, ground truth in green, the parsed prediction
 in red, the IoU written in the corner.
@@ -18,7 +21,7 @@ import json
 import re
 from pathlib import Path
 
-from internvl_da.data.coords import denormalize_box
+from internvl_da.eval.records import need, read_json_list
 from internvl_da.fileio import write_bytes_atomic
 
 GT_COLOR, PRED_COLOR = (0, 200, 0), (230, 0, 0)
@@ -30,18 +33,31 @@ FIELDS = {"id": (int, str), "prediction": (str, type(None)), "answer": list,
           "image_size": list}
 
 
+def to_pixels(box: list, size) -> list[float]:
+    """0-1000 box -> pixels as the reference `transform_bbox`: x / 1000 * W (this order: it
+    differs from x * W / 1000 in the last bit for about one value in five), clamped to [0, W]."""
+    x1, y1, x2, y2 = box
+    width, height = size
+    return [min(max(x1 / 1000 * width, 0), width), min(max(y1 / 1000 * height, 0), height),
+            min(max(x2 / 1000 * width, 0), width), min(max(y2 / 1000 * height, 0), height)]
+
+
 def parse_box(prediction: str | None, size) -> list[float] | None:
-    """The predicted box in pixels, or None when the reference would count the item wrong."""
+    """The predicted box in pixels, or None when the reference would count the item wrong.
+
+    Element [0] of the first match must be a list of four JSON numbers: the reference divides
+    them, so strings (`[["166","296","855","840"]]`) or nested lists raise there (wrong)."""
     matches = BOX_PATTERN.findall(prediction or "")
     if not matches:
         return None
     try:
         box = json.loads(matches[0])[0]
-        if not isinstance(box, list) or len(box) != 4:
-            return None
-        return denormalize_box([float(v) for v in box], size)
     except (ValueError, TypeError, IndexError, KeyError):
         return None
+    if not isinstance(box, list) or len(box) != 4 \
+            or not all(isinstance(v, int | float) for v in box):
+        return None
+    return to_pixels(box, size)
 
 
 def iou_plus_one(a, b) -> float:
@@ -69,11 +85,23 @@ def score(records: list[dict]) -> dict:
             "total": len(records)}
 
 
+def _numbers(record: dict, key: str, count: int, where: str) -> list:
+    value = need(record, key, list, where)
+    if len(value) != count or not all(isinstance(v, int | float) and not isinstance(v, bool)
+                                      for v in value):
+        raise ValueError(f"{where}: field {key!r} must be {count} numbers, found {value!r:.80}")
+    return value
+
+
 def load(annotation: Path, image_root: Path) -> list[dict]:
     """Items {id (index), question ('Detect ' + prompt), image, answer (pixels), image_size}."""
-    return [{"id": k, "question": "Detect " + r["prompt"], "image": str(image_root / r["image"]),
-             "answer": r["bbox"], "image_size": r["size"]}
-            for k, r in enumerate(json.loads(annotation.read_text(encoding="utf-8")))]
+    items = []
+    for k, (where, r) in enumerate(read_json_list(annotation)):
+        items.append({"id": k, "question": "Detect " + need(r, "prompt", str, where),
+                      "image": str(image_root / need(r, "image", str, where)),
+                      "answer": _numbers(r, "bbox", 4, where),
+                      "image_size": _numbers(r, "size", 2, where)})
+    return items
 
 
 def _corners(box) -> list[float]:

@@ -1,20 +1,24 @@
 """RSVQA-LR / HR scoring exactly as the reference `eval/domain_specific/rs_vqa/score.py`.
 
-Data: evaluation JSON list `{id, image, question, gt_answer, type}` (evaluation.md §3.1).
+Data: the released `val/rsvqa_{l_test,h_test_1,h_test_2}_instruct.json` (or the project's
+conversion, same format): a JSON list `{id, image, question, gt_answer, type}` (evaluation.md
+§3.1); `id` must pass int() as in the reference.
 Prompt: question + "\\nAnswer the question using a single word or phrase."; max_new_tokens 50.
 Metric (§3.4): count/area items are right when prediction and truth fall in the same bucket
-{0}, (0, 100], (100, 1000], > 1000 (area truth stripped with rstrip('m2'), a character-set
-strip: a quirk kept on purpose); every other type is right when the non-empty response equals
-the truth case-insensitively (no punctuation or whitespace cleanup). The paper's Avg. is the
+{0}, (0, 100], (100, 1000], > 1000 (a negative number is in none, so never right; area truth
+stripped with rstrip('m2'), a character-set strip: a quirk kept on purpose); every other type
+is right when the non-empty response equals the truth case-insensitively (no punctuation or
+whitespace cleanup). The paper's Avg. is the
 question-weighted accuracy over the types other than count and area.
 Paper (Table 11, DA-1B): LR Avg. 87.37.
 """
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
+
+from internvl_da.eval.records import need, read_json_list
 
 PROMPT_SUFFIX = "\nAnswer the question using a single word or phrase."
 NUMERIC_TYPES = ("count", "area")
@@ -23,7 +27,10 @@ NUMERIC_TYPES = ("count", "area")
 FIELDS = {"id": (int, str), "prediction": (str, type(None)), "answer": str, "type": str}
 
 
-def _bucket(value: int) -> int:
+def _bucket(value: int) -> int | None:
+    """The reference's four ranges; a negative value is in none of them (None)."""
+    if value < 0:
+        return None
     return 0 if value == 0 else 1 if value <= 100 else 2 if value <= 1000 else 3
 
 
@@ -35,7 +42,7 @@ def is_correct(prediction: str | None, answer: str, qtype: str) -> bool:
             truth = int(answer.rstrip("m2") if qtype == "area" else answer)
         except ValueError:
             return False
-        return _bucket(pred) == _bucket(truth)
+        return _bucket(pred) is not None and _bucket(pred) == _bucket(truth)
     return bool(prediction) and prediction.lower() == answer.lower()
 
 
@@ -61,7 +68,19 @@ def score(records: list[dict]) -> dict:
 
 
 def load(annotation: Path, image_root: Path) -> list[dict]:
-    """Items {id, question (as asked), image, answer, type} from the evaluation JSON list."""
-    return [{"id": int(r["id"]), "question": r["question"] + PROMPT_SUFFIX,
-             "image": str(image_root / r["image"]), "answer": r["gt_answer"], "type": r["type"]}
-            for r in json.loads(annotation.read_text(encoding="utf-8"))]
+    """Items {id, question (as asked), image, answer, type} from the evaluation JSON list.
+
+    `gt_answer` may be a JSON number (counts); it is kept as its text, which int() reads back."""
+    items = []
+    for where, r in read_json_list(annotation):
+        raw_id = need(r, "id", (int, str), where)
+        try:
+            item_id = int(raw_id)
+        except ValueError:
+            raise ValueError(f"{where}: id {raw_id!r} is not an integer (the reference "
+                             "takes int(id))") from None
+        answer = need(r, "gt_answer", (str, int), where)
+        items.append({"id": item_id, "question": need(r, "question", str, where) + PROMPT_SUFFIX,
+                      "image": str(image_root / need(r, "image", str, where)),
+                      "answer": str(answer), "type": need(r, "type", str, where)})
+    return items
