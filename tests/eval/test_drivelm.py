@@ -121,3 +121,52 @@ def test_sample_val_scores_end_to_end(tmp_path):
     assert metrics["counts"]["skipped"] == 0
     assert all(metrics["counts"]["per_tag"][t]["scored"] > 0 for t in "0123")
     assert 0.4 < metrics["partial"] <= 0.5 and metrics["final"] is None
+
+
+def test_score_accepts_the_challenge_submission_regression_invalid_json(tmp_path, capsys):
+    """Regression (issue 10 item 5): `score drivelm` rejected DriveLM's own submission file
+    (`prepare_submission.py`: an object with team metadata and a `results` list, written
+    indented) as "invalid JSON". It scores like the bare output.json list."""
+    gt = tmp_path / "gt.json"
+    gt.write_text(json.dumps({"s": {"key_frames": {"f": {"QA": {"perception": [
+        {"Q": "Important?", "A": "<c1,CAM_FRONT,100.0,200.0>", "tag": [3]},
+        {"Q": "Is <c1,CAM_FRONT,100.0,200.0> moving?", "A": "Yes", "tag": [0]}]}}}}}))
+    drivelm.write_submission(records(), tmp_path)
+    results = json.loads((tmp_path / "output.json").read_text())
+    submission = tmp_path / "submission.json"
+    submission.write_text(json.dumps({"method": "m", "team": "t", "authors": ["a"],
+                                      "email": "e", "institution": "i", "country": "c",
+                                      "results": results}, indent=4))
+    assert main(["score", "drivelm", str(submission), "--gt", str(gt)]) == 0
+    from_submission = json.loads(capsys.readouterr().out)
+    assert main(["score", "drivelm", str(tmp_path / "output.json"), "--gt", str(gt)]) == 0
+    assert from_submission == json.loads(capsys.readouterr().out)
+    assert from_submission["accuracy"] == 1.0
+    submission.write_text(json.dumps({"method": "m", "results": {"id": "x"}}))
+    with pytest.raises(ValueError, match=r"submission\.json: submission field 'results' is "
+                                         "not a list"):
+        score_file("drivelm", submission, gt=gt)
+
+
+def test_load_reads_the_released_val_and_names_bad_lines(tmp_path):
+    """The released `val/drivelm_val.jsonl` (no answer_old/tag): the gpt turn is the
+    output.json `gt_answers`, stripped as the reference; a malformed line names file:line."""
+    good = {"id": "s_f_0", "image": "s_f.jpg", "question_old": "Moving?",
+            "conversations": [{"from": "human", "value": "Moving? "},
+                              {"from": "gpt", "value": " No. "}]}
+    ann = tmp_path / "drivelm_val.jsonl"
+    ann.write_text(json.dumps(good) + "\n")
+    (item,) = drivelm.load(ann, tmp_path / "stitch")
+    assert item == {"id": "s_f_0", "question": "Moving?", "question_old": "Moving?",
+                    "image": str(tmp_path / "stitch/s_f.jpg"), "answer": "No."}
+    cases = [({k: v for k, v in good.items() if k != "question_old"},
+              "missing field 'question_old'"),
+             ({**good, "conversations": good["conversations"][:1]},
+              "conversations needs the human and the gpt turn"),
+             ({**good, "conversations": good["conversations"][::-1]},
+              r"conversations\[0\] must be a 'human' turn"),
+             ({**good, "id": 7}, "field 'id' must be str")]
+    for row, message in cases:
+        ann.write_text(json.dumps(good) + "\n\n" + json.dumps(row) + "\n")
+        with pytest.raises(ValueError, match=rf"drivelm_val\.jsonl:3: {message}"):
+            drivelm.load(ann, tmp_path)

@@ -1,8 +1,10 @@
 """DriveLM-nuScenes v1.1 val: inference on the stitched frames, the submission, the scorer.
 
-Data: the converted val JSONL (`prep drivelm --split val`): human turn as fed to the model,
-`question_old`, stitched image (evaluation.md §6.1), and, when the source had answers, the
-original answer `answer_old` and the DriveLM `tag` list the scorer needs. Generation:
+Data: the released `val/drivelm_val.jsonl` (images `images/drivelm/stitch/`), or the project's
+conversion (`prep drivelm --split val`), same format: `{id, image, conversations: [human turn
+as fed to the model, gpt turn (answer or placeholder)], question_old}` (evaluation.md §6.1);
+the conversion adds, when the source had answers, the original answer `answer_old` and the
+DriveLM `tag` list the scorer needs (the release has neither: score it with `--gt`). Generation:
 `--dynamic --max-num 12` (13 tiles), greedy, max_new_tokens 200. Post-processing: object tags
 are back-projected from the 0-1000 stitched canvas to camera pixels, always with one decimal
 (fixed mode; the reference printed clamped values as integers, which DriveLM's regex ignores);
@@ -17,29 +19,39 @@ DA-4B Acc 0.7296, Final 0.5821.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from internvl_da.data.coords import denormalize_tags
 from internvl_da.eval import drivelm_challenge as challenge
 from internvl_da.eval.judge import Judge
+from internvl_da.eval.records import need, read_jsonl
 from internvl_da.fileio import write_json, write_jsonl
 from internvl_da.prep.drivelm import check_tags
 
 GT_FIELDS = ("question_old", "answer_old", "tag")  # what the scorer reads from a record
 
 
+def _turn(turns: list, k: int, role: str, where: str) -> str:
+    turn = turns[k]
+    if not isinstance(turn, dict) or turn.get("from") != role:
+        raise ValueError(f"{where}: conversations[{k}] must be a {role!r} turn")
+    return need(turn, "value", str, f"{where}: conversations[{k}]")
+
+
 def load(annotation: Path, image_root: Path) -> list[dict]:
+    """Items as the reference `DriveLMDataset`: question = the human turn stripped, ground
+    truth = the gpt turn stripped, `question_old` for DriveLM's output.json."""
     items = []
-    for line in annotation.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        row = json.loads(line)
-        turns = row["conversations"]
-        item = {"id": row["id"], "question": turns[0]["value"].strip(),
-                "question_old": row.get("question_old", turns[0]["value"]),
-                "image": str(image_root / row["image"]),
-                "answer": turns[1]["value"] if len(turns) > 1 else ""}
+    for where, row in read_jsonl(annotation):
+        turns = need(row, "conversations", list, where)
+        if len(turns) < 2:
+            raise ValueError(f"{where}: conversations needs the human and the gpt turn "
+                             f"(found {len(turns)})")
+        item = {"id": need(row, "id", str, where),
+                "question": _turn(turns, 0, "human", where).strip(),
+                "question_old": need(row, "question_old", str, where),
+                "image": str(image_root / need(row, "image", str, where)),
+                "answer": _turn(turns, 1, "gpt", where).strip()}
         items.append(item | {k: row[k] for k in ("answer_old", "tag") if k in row})
     return items
 

@@ -221,18 +221,37 @@ def _counts(items: list[GTItem], scored: list[bool]) -> dict:
             "per_tag": per_tag}
 
 
+def _json_rows(path: Path, text: str) -> list | None:
+    """The prediction list of DriveLM's output.json (a list) or of its challenge submission
+    (`prepare_submission.py`: an object with `results` and team metadata); None for JSONL."""
+    stripped = text.lstrip()
+    if not stripped.startswith(("[", "{")):
+        return None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        if stripped.startswith("{"):
+            return None  # JSON lines: one object per line
+        raise SampleError(str(path), exc.lineno, f"invalid JSON: {exc.msg}") from None
+    if isinstance(data, dict):
+        if "results" not in data:
+            return None  # a one-line predictions.jsonl
+        data = data["results"]
+        if not isinstance(data, list):
+            raise SampleError(str(path), None, "submission field 'results' is not a list")
+    return data
+
+
 def read_predictions(path: str | Path) -> tuple[dict[str, str], list[dict] | None]:
-    """(id -> answer, JSONL records or None) from DriveLM's output.json list `{id, answer}` or
-    from our predictions.jsonl `{id, prediction, ...}`; errors name the record or line."""
+    """(id -> answer, JSONL records or None) from DriveLM's output.json list `{id, answer}`, its
+    challenge submission `{"method", "team", ..., "results": [...]}`, or our predictions.jsonl
+    `{id, prediction, ...}`; errors name the record or line."""
     path = Path(path)
     text = path.read_text(encoding="utf-8")
-    if text.lstrip().startswith("["):
-        try:
-            rows, key = json.loads(text), "answer"
-        except json.JSONDecodeError as exc:
-            raise SampleError(str(path), exc.lineno, f"invalid JSON: {exc.msg}") from None
+    rows = _json_rows(path, text)
+    if rows is not None:
+        key, records = "answer", None
         located = [(f"record {k}", row) for k, row in enumerate(rows)]
-        records = None
     else:
         key, located = "prediction", []
         for number, line in enumerate(text.splitlines(), 1):
