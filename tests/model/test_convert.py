@@ -86,19 +86,21 @@ def test_forward_conversion_logits_and_round_trip(tmp_path, family):
     # the remote code travels along, so tools loading with trust_remote_code find it
     assert (tmp_path / "back" / "modeling_internvl_chat.py").read_text() == code
     assert not list((tmp_path / "native").glob("*.py"))  # never importable from the native one
+    for name in ("config.json", "tokenizer.json", "tokenizer_config.json"):
+        assert (tmp_path / "back" / name).read_bytes() == (tmp_path / "orig" / name).read_bytes()
 
 
 def test_fine_tuned_folder_keeps_what_to_internvl_needs(tmp_path):
-    from internvl_da.model.convert import ORIGINAL_CODE, ORIGINAL_CONFIG, carry_original_files
+    from internvl_da.model.convert import ORIGINAL_DIR, carry_original_files
 
     base, final = tmp_path / "base", tmp_path / "final"
-    (base / ORIGINAL_CODE).mkdir(parents=True)
+    (base / ORIGINAL_DIR).mkdir(parents=True)
     final.mkdir()
-    (base / ORIGINAL_CONFIG).write_text("{}")
-    (base / ORIGINAL_CODE / "modeling_x.py").write_text("x = 1\n")
+    (base / ORIGINAL_DIR / "config.json").write_text("{}")
+    (base / ORIGINAL_DIR / "modeling_x.py").write_text("x = 1\n")
     carry_original_files(base, final)
-    assert (final / ORIGINAL_CONFIG).read_text() == "{}"
-    assert (final / ORIGINAL_CODE / "modeling_x.py").read_text() == "x = 1\n"
+    assert (final / ORIGINAL_DIR / "config.json").read_text() == "{}"
+    assert (final / ORIGINAL_DIR / "modeling_x.py").read_text() == "x = 1\n"
     carry_original_files(tmp_path / "tiny-base-without-them", final)  # nothing to carry: no-op
 
 

@@ -57,12 +57,30 @@ def check_tokenizer(tokenizer, source: str = "tokenizer") -> int:
     return int(token_id)
 
 
+def load_tokenizer(path: str | Path):
+    """The tokenizer of a native folder: the ORIGINAL tokenizer (model/original_tokenizer.py,
+    the ids the checkpoint was trained with) when the folder keeps the original files in
+    `internvl_original/` (converted checkpoints and their fine-tunes), else the folder's
+    transformers tokenizer (tiny in-process checkpoints). Never remote code."""
+    from internvl_da.model.convert import ORIGINAL_DIR
+    from internvl_da.model.convert_tokens import has_original_tokenizer
+
+    kept = Path(path) / ORIGINAL_DIR
+    if has_original_tokenizer(kept):
+        from internvl_da.model.original_tokenizer import load_original_tokenizer
+
+        return load_original_tokenizer(kept)
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+
+
 def load_native(path: str | Path, dtype: torch.dtype | None = None):
-    """(model, tokenizer) from a native checkpoint folder."""
-    from transformers import AutoTokenizer, InternVLForConditionalGeneration
+    """(model, tokenizer) from a native checkpoint folder (tokenizer: `load_tokenizer`)."""
+    from transformers import InternVLForConditionalGeneration
 
     check_native_checkpoint(path)
-    tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+    tokenizer = load_tokenizer(path)
     image_token = check_tokenizer(tokenizer, str(path))
     model = InternVLForConditionalGeneration.from_pretrained(
         path, dtype=dtype or default_dtype(), attn_implementation=attention_implementation(),
