@@ -91,3 +91,36 @@ def test_score_with_the_official_extractor():
     assert judge(rows[0], "official") == {"correct": False, "pred": "B"}
     with pytest.raises(ValueError, match="unknown extractor 'mme'"):
         score(rows, extractor="mme")
+
+
+def _mme_record(**changes):
+    record = {"Question_id": "Perception/Autonomous_Driving/Objects_Identify/0000",
+              "Question Type": "Multiple Choice", "Image": "AutonomousDriving/a.jpg",
+              "Text": "What is ahead?", "Answer choices": ["(A) car", "(B) bus"],
+              "Ground truth": "B", "Task": "Perception", "Subtask": "Autonomous_Driving",
+              "Category": "Objects_Identify", "Dataset": "nuScenes"}
+    return {**record, **changes}
+
+
+def test_load_reads_the_released_json_and_names_bad_records(tmp_path):
+    import json
+
+    from internvl_da.eval.mme_realworld import load
+
+    path = tmp_path / "MME_RealWorld.json"
+    path.write_text(json.dumps([_mme_record(), _mme_record(Subtask="Remote Sensing",
+                                                           **{"Question Type": "Other"})]))
+    (item,) = load(path, tmp_path / "data")  # other subtasks are skipped, not checked
+    assert item["image"] == str(tmp_path / "data/AutonomousDriving/a.jpg")
+    assert item["question"] == build_prompt("What is ahead?", ["(A) car", "(B) bus"])
+    assert (item["answer"], item["task"], item["category"]) == ("B", "Perception",
+                                                               "Objects_Identify")
+    path.write_text(json.dumps([_mme_record(), _mme_record(**{"Question Type": "Open"})]))
+    with pytest.raises(ValueError, match=r"MME_RealWorld\.json: record 2: Question Type "
+                                         r"'Open'; the reference asserts"):
+        load(path, tmp_path)
+    bad = _mme_record()
+    del bad["Ground truth"]
+    path.write_text(json.dumps([bad]))
+    with pytest.raises(ValueError, match=r"record 1: missing field 'Ground truth'"):
+        load(path, tmp_path)

@@ -1,7 +1,8 @@
 """MME-RealWorld, Autonomous_Driving subset, as InternVL's `eval/domain_specific/mme_rw`.
 
-Data: the release's `MME_RealWorld.json` filtered to Subtask == Autonomous_Driving (multiple
-choice, five options, the fifth "(E) All the above answers are wrong."); evaluation.md §5.
+Data: the release's `MME_RealWorld.json` (a JSON list; images under its `data/`, records name
+`AutonomousDriving/...`) filtered to Subtask == Autonomous_Driving (multiple choice, five
+options, the fifth "(E) All the above answers are wrong."); evaluation.md §5.
 Prompt ("reference", the default, comparable with Table 5): Text + '选项如下所示:' + newline +
 the choices joined by newlines + newline + INSTRUCTION (the reference's swapped language
 branches and 13 spaces kept). max_new_tokens 100.
@@ -16,10 +17,11 @@ Paper (Table 5, reference extractor): DA-1B Perception 42.95, Reasoning 27.75, A
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from pathlib import Path
+
+from internvl_da.eval.records import need, read_json_list
 
 INSTRUCTION = ("Select the best answer to the above multiple-choice question based on the image."
                + " " * 13 + "Respond with only the letter (A, B, C, D, or E) of the correct "
@@ -99,12 +101,26 @@ def score(records: list[dict], extractor: str = "internvl") -> dict:
             "per_task": table("task"), "per_category": table("category"), "extractor": extractor}
 
 
+SUBTASK = "Autonomous_Driving"
+
+
 def load(annotation: Path, image_root: Path) -> list[dict]:
-    """Autonomous-driving multiple-choice items with the reference prompt."""
-    records = json.loads(annotation.read_text(encoding="utf-8"))
-    return [{"id": r["Question_id"], "question": build_prompt(
-                r["Text"], r["Answer choices"]),
-             "image": str(image_root / r["Image"]), "answer": r["Ground truth"],
-             "choices": r["Answer choices"], "task": r["Task"], "category": r["Category"]}
-            for r in records
-            if r["Subtask"] == "Autonomous_Driving" and r["Question Type"] == "Multiple Choice"]
+    """Autonomous-driving items of the release's JSON list, with the reference prompt; as the
+    reference, a question of that subtask that is not multiple choice is an error."""
+    items = []
+    for where, r in read_json_list(annotation):
+        if need(r, "Subtask", str, where) != SUBTASK:
+            continue
+        if need(r, "Question Type", str, where) != "Multiple Choice":
+            raise ValueError(f"{where}: Question Type {r['Question Type']!r}; the reference "
+                             "asserts 'Multiple Choice'")
+        choices = need(r, "Answer choices", list, where)
+        if not all(isinstance(c, str) and len(c) > 1 for c in choices):
+            raise ValueError(f"{where}: 'Answer choices' must be strings like '(A) ...'")
+        items.append({"id": need(r, "Question_id", (str, int), where),
+                      "question": build_prompt(need(r, "Text", str, where), choices),
+                      "image": str(image_root / need(r, "Image", str, where)),
+                      "answer": need(r, "Ground truth", str, where), "choices": choices,
+                      "task": need(r, "Task", str, where),
+                      "category": need(r, "Category", str, where)})
+    return items
