@@ -26,6 +26,7 @@ from internvl_da.eval.benchmarks import (  # noqa: F401 (re-exported: the regist
     benchmark_options,
     canonical,
     get_benchmark,
+    released_inputs,
 )
 from internvl_da.eval.generate import GenerationSettings, answer_batch
 from internvl_da.fileio import write_json, write_jsonl
@@ -106,6 +107,7 @@ def evaluate_files(name: str, model, tokenizer, settings: GenerationSettings, an
     bench = BENCHMARKS[name]
     settings = replace(settings, **benchmark_options(name, options).__dict__)
     items = bench.load(Path(annotation), Path(image_root))[:limit]
+    _check_unique_ids(items, annotation)
     missing = [i["image"] for i in items if not os.path.isfile(i["image"])]
     if missing:
         raise FileNotFoundError(f"{annotation}: {len(missing)} images missing, e.g. "
@@ -130,6 +132,16 @@ def evaluate_files(name: str, model, tokenizer, settings: GenerationSettings, an
     write_json(out / "metrics.json", metrics)
     _write_manifest(out, name, settings, annotation, image_root, limit, batch_size, world_size)
     return metrics
+
+
+def _check_unique_ids(items: list[dict], annotation: Path) -> None:
+    """Resuming and merging go by id: two items with one id would silently share a prediction."""
+    seen: dict = {}
+    for k, item in enumerate(items):
+        if item["id"] in seen:
+            raise ValueError(f"{annotation}: id {item['id']!r} appears twice (items "
+                             f"{seen[item['id']] + 1} and {k + 1})")
+        seen[item["id"]] = k
 
 
 def _write_manifest(out: Path, name: str, settings: GenerationSettings, annotation: Path,
