@@ -1,4 +1,11 @@
-"""`internvl-da eval`: run a benchmark on a checkpoint, write predictions and metrics."""
+"""`internvl-da eval`: run a benchmark on a checkpoint, write predictions and metrics.
+
+Inputs (in this order): `--annotation FILE --images DIR`; else params `source: released` (the
+paper's files: InternVL-Domain-Adaptation-Data `val/`, MME-RealWorld, GMAI's TSV, located by
+eval.benchmarks.released_inputs) or `source: raw` (the project's conversions). Settings: the
+benchmark's reference defaults < params.yaml `eval.<bench>` < `--max-num/--no-dynamic/
+--max-new-tokens`.
+"""
 
 from __future__ import annotations
 
@@ -13,15 +20,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("bench", help=f"benchmark: {', '.join(NAMES)}")
     parser.add_argument("--checkpoint", help="native InternVL checkpoint folder; without it, "
                         "--size tiny evaluates the untrained tiny model (the baseline)")
-    parser.add_argument("--params", help="params file: size, seed, `eval` settings and data "
-                        "roots come from it unless given here (default: ./params.yaml)")
+    parser.add_argument("--params", help="params file: size, seed, source, `eval` settings and "
+                        "data roots come from it unless given here (default: ./params.yaml)")
     parser.add_argument("--size", help="model size (sets template and tiles)")
     parser.add_argument("--seed", type=int, help="seed of the untrained tiny model")
+    parser.add_argument("--source", choices=("released", "raw"),
+                        help="released: the paper's val files as released; raw: the project's "
+                        "conversions of the raw releases (default: params `source`)")
+    parser.add_argument("--annotation", metavar="FILE",
+                        help="evaluate this file (released format) instead; needs --images")
+    parser.add_argument("--images", metavar="DIR", help="folder the records' images are "
+                        "relative to (gmai: where the TSV's images are decoded)")
     parser.add_argument("--data-root", help="raw releases and images (default: data_roots)")
     parser.add_argument("--prepared", help="converted annotations (default: data_roots)")
     parser.add_argument("--out", help="output folder (default results/BENCH)")
-    parser.add_argument("--max-num", type=int, help="max tiles per image")
+    parser.add_argument("--max-num", type=int, help="max tiles per image (default: "
+                        "eval.<bench>.max_num, else the reference's: gmai 6, others 12)")
     parser.add_argument("--no-dynamic", action="store_true", help="one tile per image")
+    parser.add_argument("--max-new-tokens", type=int, help="default: eval.<bench>, else the "
+                        "reference's for the benchmark")
     parser.add_argument("--limit", type=int, help="evaluate only the first K samples")
     parser.add_argument("--batch-size", type=int,
                         help="questions per generate call, left-padded")
@@ -31,45 +48,78 @@ def _pick(given, default):
     return default if given is None else given
 
 
+def bench_options(args: argparse.Namespace, params: dict, bench: str) -> dict:
+    """params.yaml `eval.<bench>` with the command-line overrides on top."""
+    options = dict(params["eval"].get(bench) or {})
+    if args.max_num is not None:
+        options["max_num"] = args.max_num
+    if args.no_dynamic:
+        options["dynamic"] = False
+    if args.max_new_tokens is not None:
+        options["max_new_tokens"] = args.max_new_tokens
+    return options
+
+
+def _load_model(args: argparse.Namespace, spec, seed: int):
+    if args.checkpoint:
+        from internvl_da.model.load import load_native
+
+        return load_native(args.checkpoint)
+    if spec.hub_id is None:  # the in-process tiny sizes
+        from internvl_da.model.tiny import build_tiny_model
+
+        return build_tiny_model(spec.llm_family, seed=seed)
+    raise SystemExit("--checkpoint is required for sizes other than tiny")
+
+
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from internvl_da import repro
     from internvl_da.eval.generate import GenerationSettings
-    from internvl_da.eval.runner import distributed_rank, get_benchmark, run_benchmark
+    from internvl_da.eval.runner import (
+        canonical,
+        distributed_rank,
+        evaluate_files,
+        released_inputs,
+        run_benchmark,
+    )
     from internvl_da.model.registry import get_size
     from internvl_da.params import data_roots, load_params
 
-    get_benchmark(args.bench)
+    bench = canonical(args.bench)
+    if (args.annotation is None) != (args.images is None):
+        raise SystemExit("--annotation and --images go together")
     params = load_params(args.params)
     seed = _pick(args.seed, params["seed"])
     repro.configure(seed)
     rank, world_size = distributed_rank()
     spec = get_size(args.size or params["size"])
-    if args.checkpoint:
-        from internvl_da.model.load import load_native
-
-        model, tokenizer = load_native(args.checkpoint)
-    elif spec.hub_id is None:  # the in-process tiny sizes
-        from internvl_da.model.tiny import build_tiny_model
-
-        model, tokenizer = build_tiny_model(spec.llm_family, seed=seed)
-    else:
-        raise SystemExit("--checkpoint is required for sizes other than tiny")
+    model, tokenizer = _load_model(args, spec, seed)
     from internvl_da.model.load import inference_device
 
     model.to(inference_device()).eval()
     options = params["eval"]
     raw, prepared = data_roots(params)
-    settings = GenerationSettings(spec.template, spec.image_size, spec.tokens_per_tile,
-                                  _pick(args.max_num, options["max_num"]),
-                                  options["dynamic"] and not args.no_dynamic)
-    metrics = run_benchmark(args.bench, model, tokenizer, settings,
-                            Path(args.prepared or prepared), Path(args.data_root or raw),
-                            Path(args.out or f"results/{args.bench}"),
-                            _pick(args.limit, options["limit"]),
-                            _pick(args.batch_size, options["batch_size"]), rank, world_size)
+    raw, prepared = Path(args.data_root or raw), Path(args.prepared or prepared)
+    settings = GenerationSettings(spec.template, spec.image_size, spec.tokens_per_tile)
+    common = {"options": bench_options(args, params, bench),
+              "limit": _pick(args.limit, options["limit"]),
+              "batch_size": _pick(args.batch_size, options["batch_size"]),
+              "rank": rank, "world_size": world_size}
+    out = Path(args.out or f"results/{bench}")
+    source = args.source or params.get("source", "raw")
+    if args.annotation is None and source == "raw":
+        metrics = run_benchmark(bench, model, tokenizer, settings, prepared, raw, out, **common)
+    else:
+        if args.annotation is not None:
+            annotation, images = Path(args.annotation), Path(args.images)
+        else:
+            local_dirs = {k: v["local_dir"] for k, v in params["datasets"].items()}
+            annotation, images = released_inputs(bench, raw, local_dirs,
+                                                 prepared / "gmai/images")
+        metrics = evaluate_files(bench, model, tokenizer, settings, annotation, images, out,
+                                 **common)
     if rank == 0:
         print(json.dumps(metrics, indent=1))
     return 0
-

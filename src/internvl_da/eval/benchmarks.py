@@ -128,13 +128,13 @@ def benchmark_options(name: str, overrides: Mapping | None = None) -> EvalOption
 
 
 def released_inputs(name: str, raw_root: Path, local_dirs: Mapping[str, str],
-                    decoded_images: Path) -> tuple[Path, Path]:
+                    decoded: Path) -> tuple[Path, Path]:
     """(annotation, image root) of the released files of `name` under `raw_root` (data/<data>),
-    each dataset in its params.yaml `local_dir`; GMAI's images are decoded to `decoded_images`."""
+    each dataset in its params.yaml `local_dir`; GMAI's images are decoded to `decoded`."""
     files = RELEASED[canonical(name)]
     if files.dataset not in local_dirs:
         raise ValueError(f"{name}: no folder for dataset {files.dataset!r} "
                          f"(params.yaml datasets.{files.dataset}.local_dir)")
     base = Path(raw_root) / local_dirs[files.dataset]
-    images = decoded_images if files.images is None else base / files.images
+    images = decoded if files.images is None else base / files.images
     return base / files.annotation, images
