@@ -19,7 +19,8 @@ def test_torchrun_two_processes_zero2(toy_meta, tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
            "--master_port=29533", "-m", "internvl_da", "train", "--domain", "remote",
            "--size", "tiny", "--meta", str(toy_meta), "--output", str(out), "--max-steps", "3",
-           "--set", "deepspeed_stage=2", "--set", "save_steps=1000"]
+           "--set", "deepspeed_stage=2", "--set", "save_steps=1000",
+           "--set", "recipe_gpus=2"]  # the tiny profile's global batch of 1 is for one GPU
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600,
                           check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -135,9 +135,13 @@ def _pad(tensors: Sequence[torch.Tensor], value) -> torch.Tensor:
 
 
 def collate_packed(rows: Sequence[dict], pad_token_id: int) -> dict:
-    """Micro-batch of packed rows (usually one): right-padded, with a 4D block-diagonal mask."""
+    """Micro-batch of packed rows (usually one): right-padded, with a 4D block-diagonal mask.
+
+    All rows of a batch come from one DataLoader worker; `stream_state` (if the rows carry
+    it) is that worker's stream position after the last row, for O(1) resume.
+    """
     length = max(len(r["input_ids"]) for r in rows)
-    return {
+    batch = {
         "input_ids": _pad([r["input_ids"] for r in rows], pad_token_id),
         "labels": _pad([r["labels"] for r in rows], IGNORE_INDEX),
         "position_ids": _pad([r["position_ids"] for r in rows], 0),
@@ -148,6 +152,9 @@ def collate_packed(rows: Sequence[dict], pad_token_id: int) -> dict:
         "image_flags": torch.cat([r["image_flags"] for r in rows]),
         "sample_lengths": [r["sample_lengths"] for r in rows],
     }
+    if "stream_state" in rows[-1]:  # the producing stream's position after this batch
+        batch["stream_state"] = rows[-1]["stream_state"]
+    return batch
 
 
 def collate_padded(samples: Sequence[dict], pad_token_id: int, reduction: str = "token") -> dict:

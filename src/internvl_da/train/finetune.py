@@ -13,6 +13,7 @@ import dataclasses
 import itertools
 import json
 import os
+from functools import partial
 from importlib import resources
 from pathlib import Path
 
@@ -22,12 +23,12 @@ from internvl_da import repro
 from internvl_da.data.dataset import SampleSettings, build_datasets
 from internvl_da.data.formats import load_meta
 from internvl_da.data.packing import collate_packed, collate_padded
-from internvl_da.data.stream import PackedDataset, PackedStream
+from internvl_da.data.stream import WorkerStreams
 from internvl_da.model.convert import carry_original_files
 from internvl_da.model.drop_path import enable_drop_path
 from internvl_da.model.registry import get_size
 from internvl_da.train.modules import apply_freezing, apply_lora, check_options
-from internvl_da.train.recipe import TrainConfig
+from internvl_da.train.recipe import TrainConfig, accumulation_steps
 
 
 def build_model(size: str, checkpoint: str | None, seed: int):
@@ -49,6 +50,7 @@ def build_model(size: str, checkpoint: str | None, seed: int):
 def check_inputs(cfg: TrainConfig, meta_path: str | Path, tokens_per_tile: int) -> dict:
     """Everything that can be wrong before the model is built."""
     check_options(cfg)
+    accumulation_steps(cfg, world_size_from_env())  # the global batch fits this GPU count
     meta = load_meta(meta_path)
     for entry in meta.values():
         if not os.path.isfile(entry.annotation):
@@ -66,12 +68,9 @@ def check_inputs(cfg: TrainConfig, meta_path: str | Path, tokens_per_tile: int) 
 
 
 class Endless(torch.utils.data.IterableDataset):
-    """Pass after pass of a stream, so the Trainer sees one epoch of `max_steps` batches.
-
-    The Trainer counts an iterable's epoch as max_steps batches; a stream that ends earlier
-    would make resuming skip the wrong batches. The reference also restarts the packed
-    stream when it runs out, in the same order (spec §14).
-    """
+    """Pass after pass of an unpacked stream, so the Trainer sees one epoch of `max_steps`
+    batches (the Trainer counts an iterable's epoch as max_steps batches; a stream that ended
+    earlier would make resuming skip the wrong batches)."""
 
     def __init__(self, make_pass):
         super().__init__()
@@ -91,6 +90,8 @@ def _shuffled_shard(datasets, rank: int, world_size: int, seed: int):
     combined = torch.utils.data.ConcatDataset(datasets)
 
     def one_pass(n: int):
+        for dataset in datasets:  # JPEG augmentation drawn anew each pass
+            dataset.set_epoch(n)
         order = torch.randperm(len(combined), generator=torch.Generator().manual_seed(seed + n))
         for i in order[rank::world_size].tolist():
             yield combined[i]
@@ -98,6 +99,12 @@ def _shuffled_shard(datasets, rank: int, world_size: int, seed: int):
 
 
 def make_loader_factory(datasets, cfg: TrainConfig, pad_token_id: int):
+    """`factory(rank, world_size, resume=None)` -> the rank's DataLoader.
+
+    Packed: `cfg.num_workers` workers per rank, each the reference's packed stream of one
+    global worker (spec §14), resumed in O(1) from `resume` (the checkpoint's stream file).
+    Unpacked: a seeded shuffle per pass; resuming replays (the Trainer skips batches).
+    """
     # Each loader has its own generator: creating its iterator must not draw from the global
     # RNG, or a resumed run (RNG restored before the iterator exists) would drift by one draw.
     def loader(dataset, collate):
@@ -105,17 +112,12 @@ def make_loader_factory(datasets, cfg: TrainConfig, pad_token_id: int):
             dataset, batch_size=cfg.per_device_batch_size, num_workers=cfg.num_workers,
             collate_fn=collate, generator=torch.Generator().manual_seed(cfg.seed))
 
-    def factory(rank: int, world_size: int):
-        if cfg.packing and cfg.num_workers == 0:  # stateful: O(1) resume
-            stream = PackedStream(datasets, cfg.loss_reduction, cfg.max_packed_tokens,
-                                  cfg.max_packed_tiles, cfg.max_buffers, rank, world_size)
-            return loader(stream, lambda rows: collate_packed(rows, pad_token_id))
+    def factory(rank: int, world_size: int, resume: dict | None = None):
         if cfg.packing:
-            stream = PackedDataset(datasets, cfg.loss_reduction, cfg.max_packed_tokens,
+            stream = WorkerStreams(datasets, cfg.loss_reduction, cfg.max_packed_tokens,
                                    cfg.max_packed_tiles, cfg.max_buffers, rank, world_size,
-                                   seed=0)
-            return loader(Endless(lambda n: iter(stream)),
-                          lambda rows: collate_packed(rows, pad_token_id))
+                                   workers=cfg.num_workers, seed=cfg.seed, resume=resume)
+            return loader(stream, partial(collate_packed, pad_token_id=pad_token_id))
         return loader(Endless(_shuffled_shard(datasets, rank, world_size, cfg.seed)),
                       lambda s: collate_padded(s, pad_token_id, cfg.loss_reduction))
     return factory
@@ -129,14 +131,22 @@ def deepspeed_config(stage: int) -> str | None:
     return str(resources.files("internvl_da.train") / "deepspeed" / f"zero{stage}.json")
 
 
-def training_arguments(cfg: TrainConfig, output_dir: str | Path, report_to: list[str]):
+def world_size_from_env() -> int:
+    """GPUs (processes) of this run, as torchrun / the DeepSpeed launcher / Slurm set it."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def training_arguments(cfg: TrainConfig, output_dir: str | Path, report_to: list[str],
+                       world_size: int = 1):
+    """The Trainer's arguments; accumulation keeps the recipe's global batch on `world_size`
+    GPUs (it must be right here: DeepSpeed's "auto" values are filled from these)."""
     from transformers import TrainingArguments
 
     cuda = torch.cuda.is_available()
     return TrainingArguments(
         output_dir=str(output_dir), max_steps=cfg.max_steps,
         per_device_train_batch_size=cfg.per_device_batch_size,
-        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        gradient_accumulation_steps=accumulation_steps(cfg, world_size),
         learning_rate=cfg.learning_rate, weight_decay=cfg.weight_decay,
         adam_beta1=cfg.adam_betas[0], adam_beta2=cfg.adam_betas[1], adam_epsilon=cfg.adam_eps,
         warmup_steps=cfg.warmup_steps, lr_scheduler_type=cfg.lr_scheduler,
@@ -173,7 +183,8 @@ def finetune(cfg: TrainConfig, meta_path: str | Path, output_dir: str | Path,
                               max_length=cfg.max_seq_length, seed=cfg.seed)
     datasets = build_datasets(meta, tokenizer, settings, shuffle=True)
     trainer = InternVLTrainer(
-        model=model, args=training_arguments(cfg, output_dir, report_to or []),
+        model=model,
+        args=training_arguments(cfg, output_dir, report_to or [], world_size_from_env()),
         train_config=cfg, frozen=frozen,
         train_loader_factory=make_loader_factory(datasets, cfg, tokenizer.pad_token_id),
         callbacks=_live_callbacks(live_dir))
@@ -221,6 +232,9 @@ def _write_manifest(output_dir, cfg, meta_path, envelope, trainer) -> None:
 
     manifest = run_manifest(config=dataclasses.asdict(cfg), inputs={"meta": str(meta_path)},
                             envelope=dataclasses.asdict(envelope),
-                            extra={"world_size": trainer.args.world_size})
+                            extra={"world_size": trainer.args.world_size,
+                                   "gradient_accumulation_steps":
+                                       trainer.args.gradient_accumulation_steps,
+                                   "global_batch_size": cfg.global_batch_size})
     path = Path(output_dir) / "run_manifest.json"
     path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")

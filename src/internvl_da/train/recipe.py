@@ -16,7 +16,8 @@ class TrainConfig:
     size: str
     domain: str
     max_steps: int
-    gradient_accumulation_steps: int
+    gradient_accumulation_steps: int  # as written in the recipe, for `recipe_gpus` GPUs
+    recipe_gpus: int  # GPUs the recipe's accumulation is written for (reference GPUS=8)
     per_device_batch_size: int  # one packed sequence per GPU per micro-step
     learning_rate: float
     weight_decay: float
@@ -40,7 +41,7 @@ class TrainConfig:
     save_steps: int
     save_total_limit: int
     seed: int
-    num_workers: int
+    num_workers: int  # DataLoader workers per GPU (reference: 8); part of the data order
     freeze_vit: bool
     freeze_mlp: bool
     freeze_llm: bool
@@ -55,6 +56,29 @@ class TrainConfig:
     def warmup_steps(self) -> int:
         """HF's cosine schedule with ceil(warmup_ratio * max_steps) warmup steps (§5)."""
         return math.ceil(self.warmup_ratio * self.max_steps)
+
+    @property
+    def global_batch_size(self) -> int:
+        """Packed sequences per optimizer step, the recipe's (spec §5: 8 x 1 x GA)."""
+        return self.recipe_gpus * self.per_device_batch_size * self.gradient_accumulation_steps
+
+
+def accumulation_steps(cfg: TrainConfig, world_size: int) -> int:
+    """Gradient accumulation that keeps the recipe's global batch on `world_size` GPUs.
+
+    The reference scripts derive GRADIENT_ACC = BATCH_SIZE / PER_DEVICE_BATCH_SIZE / GPUS
+    (spec §2-§5); the DA scripts hard-code the result for GPUS=8. A run on other than
+    `recipe_gpus` GPUs would otherwise silently change the global batch.
+    """
+    per_step = cfg.per_device_batch_size * world_size
+    if world_size < 1 or cfg.global_batch_size % per_step:
+        raise ValueError(
+            f"the recipe's global batch of {cfg.global_batch_size} packed sequences "
+            f"({cfg.recipe_gpus} GPUs x {cfg.per_device_batch_size} per GPU x "
+            f"{cfg.gradient_accumulation_steps} accumulation steps) is not divisible by "
+            f"{world_size} GPUs x {cfg.per_device_batch_size} per GPU; use a GPU count that "
+            f"divides it or set recipe_gpus / gradient_accumulation_steps explicitly")
+    return cfg.global_batch_size // per_step
 
 
 def recipe(size: str, domain: str, params: dict | None = None, **overrides) -> TrainConfig:

@@ -5,8 +5,18 @@
   reference's dummy tile is for), and return the weighted loss of train/loss.py; the Trainer
   divides by gradient accumulation exactly once (`loss_is_scaled_for_ga = False`).
 - create_optimizer: the recipe's single AdamW group with weight decay on every trainable
-  parameter (spec §7), or the usual no-decay grouping when asked.
-- get_train_dataloader: our own packed / padded stream, sharded by rank inside the dataset.
+  parameter (spec §7), or the usual no-decay grouping when asked — in force under DeepSpeed
+  too. transformers' `deepspeed_init` hands DeepSpeed a `DummyOptim` holding every trainable
+  parameter as ONE group whenever the ZeRO config has an `optimizer` block (our zero1.json, as
+  the reference's), and calls `create_optimizer` only without one; `_prepare_for_training`
+  then calls `create_optimizer` once more, where the DummyOptim's params are replaced by the
+  project's groups. accelerate passes them to `deepspeed.initialize(model_parameters=...)`,
+  which builds the config's optimizer (DeepSpeed AdamW) over these groups, each with its own
+  weight decay. Without an optimizer block the groups go into torch AdamW, which DeepSpeed
+  wraps.
+- get_train_dataloader: our own packed / padded stream, sharded by rank inside the dataset;
+  the packed stream's position of every DataLoader worker rides along with each batch
+  (`stream_state`) and is saved with every checkpoint for O(1) resume.
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ import torch
 from transformers import Trainer
 
 from internvl_da.data.packing import padding_stats
+from internvl_da.data.stream import check_resume, resume_state
 from internvl_da.data.tokens import IGNORE_INDEX
 from internvl_da.fileio import write_json
 from internvl_da.train.loss import weighted_lm_loss
@@ -40,7 +51,6 @@ def optimizer_groups(model, weight_decay: float, decay_all: bool) -> list[dict]:
 
 class InternVLTrainer(Trainer):
     loss_is_scaled_for_ga = False
-    stream = None  # the stateful packed stream, when training uses one
     resume_stream_state: dict | None = None
 
     def __init__(self, *args, train_config, frozen=(), train_loader_factory=None, **kwargs):
@@ -48,10 +58,15 @@ class InternVLTrainer(Trainer):
         self.train_config = train_config
         self.frozen = list(frozen)
         self.train_loader_factory = train_loader_factory
+        self.stream_tags: dict[int, dict] = {}  # global worker -> its last consumed state
+        self.last_shard: int | None = None
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         set_frozen_eval(self.frozen)  # Trainer calls model.train() before each step
         inputs = dict(inputs)
+        if (tag := inputs.pop("stream_state", None)) is not None:
+            self.stream_tags[tag["shard"]] = tag["state"]
+            self.last_shard = tag["shard"]
         labels, weights = inputs.pop("labels"), inputs.pop("loss_weight")
         flags, pixel_values = inputs.pop("image_flags"), inputs.pop("pixel_values")
         self._count_tokens(inputs, labels)
@@ -105,9 +120,11 @@ class InternVLTrainer(Trainer):
         super().log(logs, start_time)
 
     def create_optimizer(self, model=None):
-        if self.optimizer is None:
-            cfg = self.train_config
-            groups = optimizer_groups(self.model, cfg.weight_decay, cfg.decay_all_parameters)
+        cfg = self.train_config
+        groups = optimizer_groups(self.model, cfg.weight_decay, cfg.decay_all_parameters)
+        if type(self.optimizer).__name__ == "DummyOptim":  # DeepSpeed builds it from these
+            self.optimizer.params = groups
+        elif self.optimizer is None:
             self.optimizer = torch.optim.AdamW(groups, lr=cfg.learning_rate,
                                                betas=cfg.adam_betas, eps=cfg.adam_eps)
         return self.optimizer
@@ -115,24 +132,27 @@ class InternVLTrainer(Trainer):
     def get_train_dataloader(self):
         if self.train_loader_factory is None:
             return super().get_train_dataloader()
-        loader = self.train_loader_factory(self.args.process_index, self.args.world_size)
-        self.stream = loader.dataset if hasattr(loader.dataset, "state_dict") else None
-        if self.stream is not None and self.resume_stream_state is not None:
-            self.stream.load_state_dict(self.resume_stream_state)
-        return loader
+        return self.train_loader_factory(self.args.process_index, self.args.world_size,
+                                         self.resume_stream_state)
 
     def stream_state_file(self, checkpoint: str | os.PathLike) -> Path:
         return Path(checkpoint) / f"stream_state_rank{self.args.process_index}.json"
 
     def _save_checkpoint(self, model, trial):
         super()._save_checkpoint(model, trial)
-        if self.stream is not None:  # O(1) resume: the stream's exact position
+        if self.stream_tags:  # O(1) resume: every worker's exact position
             folder = Path(self.args.output_dir) / f"checkpoint-{self.state.global_step}"
-            write_json(self.stream_state_file(folder), self.stream.state_dict())
+            state = resume_state(self.stream_tags, self.last_shard, self.args.process_index,
+                                 self.args.world_size, self.train_config.num_workers)
+            write_json(self.stream_state_file(folder), state)
 
     def train(self, resume_from_checkpoint=None, **kwargs):
         if resume_from_checkpoint and self.stream_state_file(resume_from_checkpoint).is_file():
             path = self.stream_state_file(resume_from_checkpoint)
             self.resume_stream_state = json.loads(path.read_text())
+            check_resume(self.resume_stream_state, self.args.process_index,
+                         self.args.world_size, self.train_config.num_workers)
+            self.stream_tags = {int(g): st for g, st in
+                                self.resume_stream_state["shards"].items()}
             self.args.ignore_data_skip = True  # the stream continues from its saved state
         return super().train(resume_from_checkpoint=resume_from_checkpoint, **kwargs)
