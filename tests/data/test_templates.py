@@ -144,7 +144,9 @@ def test_answer_starting_with_newline_is_segment_wise(toks):
     (conv("q", ""), [], "empty answer"),
     (conv("q", "   "), [], "empty answer"),
     (conv("q"), [], "pairs"),
-    ([{"from": "gpt", "value": "a"}, {"from": "human", "value": "q"}], [], "alternate"),
+    ([{"from": "gpt", "value": "a"}, {"from": "human", "value": "q"}], [], "pairs"),
+    ([{"from": "gpt", "value": "a"}, {"from": "gpt", "value": "b"},
+      {"from": "human", "value": "q"}], [], "alternate"),
     ([{"from": "system", "value": "s"}, {"from": "gpt", "value": "a"}], [], "alternate"),
     (conv("<image> <image>", "a"), [4], "2 <image> tags for 1 images"),
     (conv("<image>", "a"), [4, 4], "1 <image> tags for 2 images"),
@@ -246,3 +248,15 @@ def test_truncation_through_second_image(toks):
     ids, labels = templates.encode_conversation(tok, "Hermes-2", c, [4, 40],
                                                 max_length=second_end + 1)
     assert ids == full[:second_end + 1] and any(lab != IGNORE_INDEX for lab in labels)
+
+
+def test_leading_gpt_turn_is_dropped_as_the_reference():
+    """Reference deviation fixed: a first gpt turn is dropped (`source[1:]`), not an error."""
+    tok = build_tiny_tokenizer("qwen2")
+    c = [{"from": "gpt", "value": "preamble"}, *conv("q", "a")]
+    assert templates.leading_gpt_turn(c) and not templates.leading_gpt_turn(conv("q", "a"))
+    assert not templates.leading_gpt_turn([])
+    assert templates.encode_conversation(tok, "Hermes-2", c, []) == \
+        templates.encode_conversation(tok, "Hermes-2", conv("q", "a"), [])
+    assert templates.training_string("Hermes-2", c, []) == \
+        templates.training_string("Hermes-2", conv("q", "a"), [])

@@ -11,13 +11,25 @@ whole sample on any mismatch; `verify_against_full_string` asserts that our segm
 whole-string tokenization. Each text segment is tokenized as it follows a special token (see
 `_encode`), so SentencePiece-style tokenizers do not add a dummy-prefix `▁` to it.
 
+With an `OriginalTokenizer` (model/original_tokenizer.py: the transformers 4.37.2 slow
+tokenizers the released models were trained with) the ids are instead those of the WHOLE
+training string, tokenized once, and labels come from the tokens' character spans
+(data/whole_string.py): every `lstrip`/`rstrip` flag acts across segment boundaries exactly as
+in the reference (Phi-3's `<|user|>` swallows the "\n" after it; `</img>` keeps its "\n").
+
 Decisions (spec §22):
 - Answer starting with whitespace (Hermes-2 "\n" edge): the answer is always encoded as its
   own segment, so "assistant\n" + "\nA" gives two newline tokens, the last of them trained.
   This is what the model sees at inference (the prompt ends with the header's newline); a
   whole-string tokenizer may merge the two (Qwen2: `ĊĊ`) and the reference then masks that
   token as prompt. `verify_against_full_string` cuts the whole string at such an answer
-  unless `strict=True`. internlm2-chat strips values, so the edge cannot arise there.
+  unless `strict=True`. internlm2-chat strips values, so the edge cannot arise there. With an
+  OriginalTokenizer the cut is made only for the Qwen2 family (1B, Hermes-2), the one whose
+  whole-string ids merge the two newlines; Phi-3's `<|assistant|>` (rstrip) swallows both the
+  header's and the answer's leading whitespace in the whole string, and so it does at inference.
+- A conversation whose first turn is from gpt loses that turn, as the reference preprocess does
+  (`if roles[source[0]['from']] != roles['human']: source = source[1:]`);
+  `leading_gpt_turn` tells data checks which records have one.
 - phi3-chat `▁` after BOS: the 4B model was trained with the slow SentencePiece tokenizer,
   whose ids are [<s>, ▁, <|system|>, ...]; transformers 5 drops that `▁`. The encoder emits
   it itself whenever the tokenizer adds BOS and has a `▁` token, both for training and for
@@ -33,6 +45,7 @@ from dataclasses import dataclass
 
 from internvl_da.data.errors import SampleError, TruncationError
 from internvl_da.data.tokens import IGNORE_INDEX, IMAGE_TAG, IMG_CONTEXT, IMG_END, IMG_START
+from internvl_da.data.whole_string import encode_parts, is_original_tokenizer
 
 # Byte-exact (full-width comma after 大模型, ASCII ", " after InternVL).
 SYSTEM_MESSAGE = (
@@ -40,6 +53,8 @@ SYSTEM_MESSAGE = (
     "是一个有用无害的人工智能助手。"
 )
 SENTENCEPIECE_SPACE = "▁"
+# Tokenizer families whose whole-string ids merge "assistant\n" + "\n..." (spec §22).
+NEWLINE_EDGE_FAMILIES = frozenset({"qwen2"})
 
 
 @dataclass(frozen=True)
@@ -99,11 +114,19 @@ def _fail(reason: str, source: str, line: int | None) -> SampleError:
     return SampleError(source, line, reason)
 
 
+def leading_gpt_turn(conversations: Sequence[dict]) -> bool:
+    """True if the first turn is from gpt: the reference drops it (`source = source[1:]`)."""
+    return bool(conversations) and isinstance(conversations[0], dict) and \
+        conversations[0].get("from") == "gpt"
+
+
 def _checked_turns(
     conversations: Sequence[dict], num_images: int, template: Template, source: str,
     line: int | None,
 ) -> list[tuple[str, str]]:
     """(question, answer) pairs with the single-image tag rule and tag counts checked."""
+    if leading_gpt_turn(conversations):
+        conversations = conversations[1:]
     if not conversations or len(conversations) % 2:
         raise _fail("conversation must be human/gpt pairs ending with a gpt answer", source, line)
     pairs = []
@@ -198,15 +221,43 @@ def encode_conversation(
     tpl = get_template(template)
     pairs = _checked_turns(conversations, len(image_token_counts), tpl, source, line)
     counts = [int(c) for c in image_token_counts]
-    input_ids: list[int] = []
-    labels: list[int] = []
-    for ids, trained in _segments(tokenizer, tpl, pairs, counts):
-        input_ids += ids
-        labels += ids if trained else [IGNORE_INDEX] * len(ids)
+    if is_original_tokenizer(tokenizer):
+        input_ids, labels = _encode_whole(tokenizer, tpl, pairs, counts)
+    else:
+        input_ids, labels = [], []
+        for ids, trained in _segments(tokenizer, tpl, pairs, counts):
+            input_ids += ids
+            labels += ids if trained else [IGNORE_INDEX] * len(ids)
     if max_length is not None and len(input_ids) > max_length:
         input_ids, labels = _truncate(tokenizer, input_ids, labels, max_length,
                                       len(image_token_counts), source, line)
     return input_ids, labels
+
+
+def _cuts_answer(tokenizer, answer: str, strict: bool = False) -> bool:
+    """Whether the answer is tokenized apart from the header before it (the newline edge)."""
+    if strict or not answer[:1].isspace():
+        return False
+    return not is_original_tokenizer(tokenizer) or tokenizer.family in NEWLINE_EDGE_FAMILIES
+
+
+def _whole_parts(template: Template, pairs, counts: list[int]) -> list[tuple[str, bool]]:
+    """(text, trained) parts of the training string, image tags expanded in order."""
+    parts = [(template.system_block + template.sep, False)]
+    for question, answer in pairs:
+        used = question.count(IMAGE_TAG)
+        question = expand_image_tags(question, counts[:used])
+        del counts[:used]
+        parts.append((template.user + question + template.sep + template.assistant, False))
+        parts.append((answer + template.sep, True))
+    return parts
+
+
+def _encode_whole(tokenizer, template: Template, pairs, counts: list[int]):
+    """Whole-string ids and span labels with an OriginalTokenizer (data/whole_string.py)."""
+    parts = _whole_parts(template, pairs, counts)
+    cuts = {2 + 2 * k for k, (_, answer) in enumerate(pairs) if _cuts_answer(tokenizer, answer)}
+    return encode_parts(tokenizer, parts, cuts)
 
 
 def _truncate(tokenizer, input_ids, labels, max_length, num_images, source, line):
@@ -244,9 +295,10 @@ def verify_against_full_string(tokenizer, template: str | Template, conversation
     ids, _ = encode_conversation(tokenizer, tpl, conversations, image_token_counts)
     pairs = _checked_turns(conversations, len(image_token_counts), tpl, "<conversation>", None)
     chunks = [tpl.system_block + tpl.sep]
+    original = is_original_tokenizer(tokenizer)
     for question, answer in pairs:
         chunks[-1] += tpl.user + question + tpl.sep + tpl.assistant
-        if answer[:1].isspace() and not strict:
+        if _cuts_answer(tokenizer, answer, strict):
             chunks.append(answer + tpl.sep)
         else:
             chunks[-1] += answer + tpl.sep
@@ -256,9 +308,11 @@ def verify_against_full_string(tokenizer, template: str | Template, conversation
         used = chunk.count(IMAGE_TAG)
         chunk = expand_image_tags(chunk, counts[:used])
         del counts[:used]
-        whole += (tokenizer.encode(chunk, add_special_tokens=True) if i == 0
-                  else _encode(tokenizer, chunk, tpl.sep))
-    prefix = _prefix_ids(tokenizer, tpl)
+        if i == 0 or original:  # the original tokenizer's ids are whole-string ids
+            whole += tokenizer.encode(chunk, add_special_tokens=i == 0)
+        else:
+            whole += _encode(tokenizer, chunk, tpl.sep)
+    prefix = [] if original else _prefix_ids(tokenizer, tpl)
     if len(prefix) == 2 and whole[1:2] != prefix[1:]:  # quirk-less tokenizer: add the `▁`
         whole.insert(1, prefix[1])
     if ids != whole:
@@ -287,4 +341,6 @@ def encode_generation_prompt(tokenizer, template: str | Template, question: str,
     """Ids of the inference prompt with the same BOS (and phi3 `▁`) as the training ids."""
     tpl = get_template(template)
     text = build_generation_prompt(tpl, question, image_token_counts)
+    if is_original_tokenizer(tokenizer):  # whole-string ids, BOS (and Phi-3's `▁`) native
+        return tokenizer.encode(text, add_special_tokens=True)
     return _prefix_ids(tokenizer, tpl) + _encode(tokenizer, text, tpl.sep)
