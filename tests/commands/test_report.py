@@ -19,7 +19,8 @@ def test_report_prints_and_writes(tmp_path, capsys):
     assert cli.main(["report", "--results", str(tmp_path), "--size", "1b"]) == 0
     out = capsys.readouterr().out
     assert out == (tmp_path / "results.md").read_text()
-    assert "| ours: remote (after adaptation) | — |" in out and "| 75.00 |" in out
+    assert "| ours: remote (after adaptation) | n/a |" in out and "| 75.00 |" in out
+    assert "| released: OpenGVLab/Mini-InternVL2-1B-DA-RS (our evaluation) | n/a |" in out
     flat = json.loads((tmp_path / "metrics" / "dior-rsvg.json").read_text())
     assert flat == {"base": {"acc@0.5": 0.25, "correct": 1, "total": 4},
                     "remote": {"acc@0.5": 0.75, "correct": 3, "total": 4}}

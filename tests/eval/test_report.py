@@ -51,19 +51,23 @@ def test_before_and_after_rows_next_to_the_paper(tree):
     assert "| paper: Mini-InternVL-DA-1B (Table 5) | 42.95 | 27.75 | 38.87 |" in mme
     assert "Mini-InternVL-2B" not in mme
     assert "our fraction x 100" in mme  # the scale is said
-    assert "no result" not in mme  # every cell present: no missing footnote
+    assert "n/a in `ours" not in mme  # every cell of our rows present
     assert (tree / "results.md").read_text() == text
 
 
-def test_missing_benchmark_is_a_dash_with_a_footnote(tree):
+def test_missing_result_is_na_with_the_reason(tree):
     gmai = section(write_report(tree, size="2b"), "GMAI-MMBench")
-    assert "| ours: base (before adaptation) | — | n/c |" in gmai
-    assert "| ours: medical (after adaptation) | — |" in gmai
-    assert "—: no result" in gmai
+    assert "| ours: base (before adaptation) | n/a | n/c |" in gmai
+    assert "| ours: medical (after adaptation) | n/a |" in gmai
+    assert "n/a: no result; the reason is listed" in gmai
+    assert ("- n/a in `ours: medical (after adaptation)`: `medical/gmai/metrics.json` not found "
+            "(not run).") in gmai
     assert "| paper: Mini-InternVL-DA-2B (Table 9) | – | 40.22 | 39.46 |" in gmai
     remote = section(write_report(tree, size="2b"), "Remote sensing")
-    assert ("| ours: remote (after adaptation) | 100.00 | 41.67 | 83.33 | 42.55 | — | — | — | "
-            "— | — | — | 50.00 |") in remote
+    assert ("| ours: remote (after adaptation) | 100.00 | 41.67 | 83.33 | 42.55 | n/a | n/a | "
+            "n/a | n/a | n/a | n/a | 50.00 |") in remote
+    assert ("`remote/rsvqa-hr-test1/metrics.json` not found (not run); "
+            "`remote/rsvqa-hr-test2/metrics.json` not found (not run).") in remote
     assert "Table 11 has no 2B row before adaptation." in remote
 
 
@@ -148,3 +152,30 @@ def test_errors_name_the_file(tmp_path, capsys):
     text = write_report(tmp_path)
     assert f"ignored {tmp_path / 'medcal' / 'gmai'}" in capsys.readouterr().err
     assert "medcal" not in text and not (tmp_path / "metrics" / "medcal").exists()
+
+
+def test_released_checkpoint_rows_between_paper_and_ours(tree):
+    """Every table: paper / released checkpoint / ours (evaluation.md §9); the released row
+    reads results/<size>/released-<domain>/<bench>, a missing metric is n/a with its reason."""
+    make_tree(tree, {("released-drivelm", "mme-realworld"): {
+        "overall": 0.3887, "per_task": {"Perception": 0.4295}}})
+    text = write_report(tree, size="1b")
+    mme = section(text, "MME-RealWorld")
+    lines = [line for line in mme.splitlines() if line.startswith("| ") and "model" not in line]
+    assert [line.split(" | ")[0] for line in lines] == [
+        "| paper: Mini-InternVL-1B (Table 5)", "| paper: Mini-InternVL-DA-1B (Table 5)",
+        "| released: OpenGVLab/Mini-InternVL2-1B-DA-DriveLM (our evaluation)",
+        "| ours: base (before adaptation)", "| ours: drivelm (after adaptation)"]
+    assert ("| released: OpenGVLab/Mini-InternVL2-1B-DA-DriveLM (our evaluation) | 42.95 | n/a "
+            "| 38.87 |") in mme
+    assert ("- n/a in `released: OpenGVLab/Mini-InternVL2-1B-DA-DriveLM (our evaluation)`: "
+            "`released-drivelm/mme-realworld/metrics.json` has no `per_task/Reasoning`.") in mme
+    for title, name in (("DriveLM", "DriveLM"), ("GMAI-MMBench", "Medical"),
+                        ("Remote sensing", "RS")):
+        assert f"| released: OpenGVLab/Mini-InternVL2-1B-DA-{name} (our evaluation) |" in \
+            section(text, title)
+    remote = section(write_report(tree, size="tiny"), "Remote sensing")
+    assert "| released: stand-in for the DA-RS checkpoint (size tiny) | n/a |" in remote
+    assert "`released-remote/dior-rsvg/metrics.json` not found (not run)" in remote
+    flat = json.loads((tree / "metrics" / "mme-realworld.json").read_text())
+    assert flat["released-drivelm"] == {"overall": 0.3887, "per_task/Perception": 0.4295}

@@ -1,4 +1,4 @@
-"""`internvl-da report`: results.md (ours next to the paper) and flat metrics for dvc."""
+"""`internvl-da report`: results.md (paper / released checkpoint / ours) and flat metrics."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import sys
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--results", required=True, metavar="DIR",
                         help="folder holding <model>/<bench>/metrics.json (model: base, "
-                        "drivelm, medical or remote)")
+                        "drivelm, medical, remote: ours; released-drivelm, released-medical, "
+                        "released-remote: the released DA checkpoints), e.g. results/1b")
     parser.add_argument("--out", metavar="FILE", help="markdown file (default DIR/results.md)")
     parser.add_argument("--size", help="model size of the results (1b, 2b, 4b: paper rows of "
                         "that size; tiny: paper rows shown as reference only)")

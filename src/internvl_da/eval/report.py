@@ -1,10 +1,14 @@
 """results.md: our metrics next to the paper's numbers, and flat metric files for `dvc metrics`.
 
 Layout read (written by the pipeline): `DIR/<model>/<bench>/metrics.json`, where `<model>` is
-`base` (before adaptation) or a domain (`drivelm`, `medical`, `remote`: after adaptation on
-it). One table per benchmark family (DriveLM; MME-RealWorld driving; GMAI-MMBench; remote
-sensing as in Table 11). Our metrics are fractions in [0, 1]; every column is converted to the
-paper's scale (x100 for percentages) and says so. Output bytes depend only on the inputs.
+`base` (before adaptation), a domain (`drivelm`, `medical`, `remote`: our fine-tune on it) or
+`released-<domain>` (the released `OpenGVLab/Mini-InternVL2-<S>-DA-<X>` checkpoint, evaluated
+by us: evaluation.md §9; it separates evaluation drift from training drift). One table per
+benchmark family (DriveLM; MME-RealWorld driving; GMAI-MMBench; remote sensing as in Table 11),
+rows in the order paper / released checkpoint / ours. A result we lack is `n/a`, and the notes
+under the table say why (file not found, metric absent). Our metrics are fractions in [0, 1];
+every column is converted to the paper's scale (x100 for percentages) and says so. Output bytes
+depend only on the inputs.
 """
 
 from __future__ import annotations
@@ -18,11 +22,15 @@ from pathlib import Path
 from internvl_da.eval.paper import PAPER_SIZES, SIZE_ROWS, TABLES
 from internvl_da.fileio import read_json_object, write_text_atomic
 
-MODELS = ("base", "drivelm", "medical", "remote")
+DOMAINS = ("drivelm", "medical", "remote")
+RELEASED_PREFIX = "released-"
+MODELS = ("base", *DOMAINS, *(RELEASED_PREFIX + d for d in DOMAINS))
+# The hub's name part of each domain's released checkpoint (evaluation.md §9).
+RELEASED_NAMES = {"drivelm": "DriveLM", "medical": "Medical", "remote": "RS"}
 BENCHES = ("drivelm", "mme-realworld", "gmai", "rsvqa-lr", "rsvqa-hr-test1", "rsvqa-hr-test2",
            "dior-rsvg")
 
-MISSING = "—"  # our result is absent
+MISSING = "n/a"  # our result is absent; the notes say why
 NOT_COMPARABLE = "n/c"  # we do not compute it comparably (judge offline, unknown aggregation)
 NOT_REPORTED = "–"  # the paper prints no value
 
@@ -119,8 +127,7 @@ FAMILIES: tuple[Family, ...] = (
 )
 
 FOOTNOTES = {
-    MISSING: f"{MISSING}: no result: `<model>/<bench>/metrics.json` is missing or lacks the "
-             "metric.",
+    MISSING: f"{MISSING}: no result; the reason is listed for each row below.",
     NOT_COMPARABLE: f"{NOT_COMPARABLE}: not computed comparably with the paper (the column's "
                     "explanation says why: no GPT judge offline, or unknown aggregation).",
     NOT_REPORTED: f"{NOT_REPORTED}: not reported in the paper.",
@@ -154,16 +161,19 @@ def load_results(results: Path) -> tuple[dict[tuple[str, str], dict], list[str]]
     return found, ignored
 
 
-def _our_cell(column: Column, metrics: dict | None) -> str:
+def _our_cell(column: Column, model: str, metrics: dict | None) -> tuple[str, str | None]:
+    """(cell, reason when the cell is n/a)."""
     if column.path is None:
-        return NOT_COMPARABLE
+        return NOT_COMPARABLE, None
+    where = f"`{model}/{column.bench}/metrics.json`"
     if metrics is None:
-        return MISSING
+        return MISSING, f"{where} not found (not run)"
     value = flatten(metrics).get(column.path)
     if value is None:
-        judged = column.judge and _has_null(metrics, column.path)
-        return NOT_COMPARABLE if judged else MISSING
-    return f"{value * column.scale:.{column.digits}f}"
+        if column.judge and _has_null(metrics, column.path):
+            return NOT_COMPARABLE, None
+        return MISSING, f"{where} has no `{column.path}`"
+    return f"{value * column.scale:.{column.digits}f}", None
 
 
 def _has_null(metrics: dict, path: str) -> bool:
@@ -204,25 +214,42 @@ def _row(label: str, cells: list[str]) -> str:
     return "| " + " | ".join([label, *cells]) + " |"
 
 
+def released_label(domain: str, size: str | None) -> str:
+    """Row label of the released DA checkpoint of `domain` at `size`."""
+    name = RELEASED_NAMES[domain]
+    if size in PAPER_SIZES:
+        return f"released: OpenGVLab/Mini-InternVL2-{size.upper()}-DA-{name} (our evaluation)"
+    return f"released: stand-in for the DA-{name} checkpoint (size {size or 'not given'})"
+
+
+def _our_rows(family: Family, size: str | None) -> list[tuple[str, str]]:
+    """(label, model folder) of the rows evaluated by us: released checkpoint, then ours."""
+    return [(released_label(family.domain, size), RELEASED_PREFIX + family.domain),
+            ("ours: base (before adaptation)", "base"),
+            (f"ours: {family.domain} (after adaptation)", family.domain)]
+
+
 def render_family(family: Family, found: dict, size: str | None) -> str:
     source = TABLES[family.table].source
     header = [_row("model", [c.label for c in family.columns]),
               "|" + "---|" * (len(family.columns) + 1)]
-    body = []
-    for model, what in (("base", "base (before adaptation)"),
-                        (family.domain, f"{family.domain} (after adaptation)")):
-        extra = _extractor_label(family, model, found)
-        body.append(_row(f"ours: {what}{extra}",
-                         [_our_cell(c, found.get((model, c.bench))) for c in family.columns]))
     rows, row_notes = paper_rows(family.table, size)
-    for label, row in rows:
-        body.append(_row(f"{label} ({source})",
-                         [_paper_cell(family.table, row, c) for c in family.columns]))
+    body = [_row(f"{label} ({source})", [_paper_cell(family.table, row, c)
+                                         for c in family.columns]) for label, row in rows]
+    missing = []
+    for label, model in _our_rows(family, size):
+        label += _extractor_label(family, model, found)
+        cells = [_our_cell(c, model, found.get((model, c.bench))) for c in family.columns]
+        body.append(_row(label, [cell for cell, _ in cells]))
+        reasons = list(dict.fromkeys(reason for _, reason in cells if reason))
+        if reasons:
+            missing.append(f"{MISSING} in `{label}`: {'; '.join(reasons)}.")
     used = [mark for mark in FOOTNOTES if any(f"| {mark} |" in line for line in body)]
     lines = [f"## {family.title} (paper {source})", "", *header, *body, "", "Columns:"]
     lines += [f"- **{c.label}**: {c.help}." for c in family.columns]
     lines += ["", *[f"- {note}" for note in (*family.notes, *row_notes)]]
     lines += [f"- {FOOTNOTES[mark]}" for mark in used]
+    lines += [f"- {note}" for note in missing]
     return "\n".join(lines) + "\n"
 
 
@@ -236,8 +263,11 @@ def _extractor_label(family: Family, model: str, found: dict) -> str:
 def render(found: dict, size: str | None) -> str:
     title = f"size {size}" if size else "size not given"
     intro = (f"# Results vs. the Mini-InternVL paper ({title})\n\n"
-             "Rows `ours` come from `<model>/<bench>/metrics.json`; paper rows are copied from "
-             "arXiv 2410.16261 (evaluation.md §8). Each column is shown on the paper's scale.\n")
+             "Rows: `paper` copied from arXiv 2410.16261 (evaluation.md §8); `released` the "
+             "released DA checkpoint evaluated here (`released-<domain>/<bench>/metrics.json`); "
+             "`ours` our base model and our fine-tune (`<model>/<bench>/metrics.json`). A gap "
+             "between paper and released is evaluation drift, between released and ours "
+             "training drift. Each column is shown on the paper's scale.\n")
     return "\n".join([intro, *(render_family(f, found, size) for f in FAMILIES)])
 
 
