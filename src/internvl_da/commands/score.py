@@ -10,7 +10,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("bench", help="drivelm, rsvqa-lr, rsvqa-hr-test1, rsvqa-hr-test2, "
                         "dior-rsvg, mme-realworld or gmai")
     parser.add_argument("predictions", help="predictions.jsonl written by `internvl-da eval` "
-                        "(drivelm: DriveLM's output.json list too)")
+                        "(drivelm: also DriveLM's output.json list or its challenge "
+                        "submission.json object with `results`)")
     parser.add_argument("--details", metavar="FILE",
                         help="also write one JSON line per record: id, correct (and box, iou; "
                         "drivelm: tags, correct, f1, skipped)")
@@ -19,8 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "with the paper's Table 5; official: MME-RealWorld's own)")
     drive = parser.add_argument_group("drivelm")
     drive.add_argument("--gt", metavar="FILE",
-                       help="DriveLM QA JSON with answers and tags (e.g. v1_1_val_nus.json); "
-                       "needed unless the records carry answer_old and tag")
+                       help="DriveLM QA JSON with answers and tags (DriveLM's layout; the "
+                       "val ground truth is not public, the server scores it); needed unless "
+                       "the records carry answer_old and tag")
     llm = parser.add_argument_group("LLM judge (drivelm: ChatGPT score; gmai: choice extraction "
                                     "when the rules match no option)")
     llm.add_argument("--judge-cache", metavar="FILE",

@@ -79,9 +79,11 @@ def score(records: list[dict], judge: Judge | None = None) -> dict:
              "unconverted_tags": sum(r.get("unconverted_tags", 0) for r in records)}
     items = gt_from_records(records)
     if items is None:
-        return extra | {"note": "records carry no DriveLM answers/tags (questions-only or older "
-                        "prepared data): score with `internvl-da score drivelm PREDICTIONS "
-                        "--gt v1_1_val_nus.json`, or submit output.json"}
+        return extra | {"note": "records carry no DriveLM answers/tags (the released "
+                        "drivelm_val.jsonl has none; the val ground truth is not public): "
+                        "submit output.json to the challenge server, or score against a "
+                        "DriveLM QA JSON with answers and tags: `internvl-da score drivelm "
+                        "PREDICTIONS --gt FILE`"}
     metrics, _ = challenge.evaluate(items, {r["id"]: r["prediction"] for r in records}, judge)
     return metrics | extra
 
