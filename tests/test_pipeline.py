@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
 from internvl_da import pipeline
-from internvl_da.params import load_params
+from internvl_da.params import load_params, meta_path
+from internvl_da.prep.meta import INTERNVL_1_2_GENERAL
 from internvl_da.prep.sample import generate_sample
+
+ROOT = Path(__file__).parents[1]
+DA = "InternVL-Domain-Adaptation-Data"
+RELEASED_VAL = {  # evaluation.md §3.1, §4.1, §6.1: the paper's val files and image folders
+    "drivelm": (f"{DA}/val/drivelm_val.jsonl", f"{DA}/images/drivelm/stitch"),
+    "rsvqa-lr": (f"{DA}/val/rsvqa_l_test_instruct.json", f"{DA}/images/RSVQA_L/Images_LR"),
+    "rsvqa-hr-test1": (f"{DA}/val/rsvqa_h_test_1_instruct.json", f"{DA}/images/RSVQA-H/Data"),
+    "rsvqa-hr-test2": (f"{DA}/val/rsvqa_h_test_2_instruct.json", f"{DA}/images/RSVQA-H/Data"),
+    "dior-rsvg": (f"{DA}/val/dior_rsvg_test.json", f"{DA}/images"),
+    "mme-realworld": ("mme_realworld/MME_RealWorld.json", "mme_realworld/data"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -23,78 +36,130 @@ def workdir(tmp_path_factory):
 @pytest.fixture
 def params(workdir, monkeypatch):
     monkeypatch.chdir(workdir)  # the stages use the pipeline's relative layout
-    loaded = load_params(Path(__file__).parents[1] / "params.yaml")
-    return {**loaded, "eval": {**loaded["eval"], "limit": 4}}
+    loaded = load_params(ROOT / "params.yaml")
+    return {**loaded, "eval": {**loaded["eval"], "limit": 2}}
 
 
-def test_prepare_stages_write_the_declared_outputs(params, workdir):
-    pipeline.prepare_remote(params)
-    pipeline.prepare_medical(params)
-    prepared = workdir / "data/prepared/sample"
-    for name in ("rsvqa_lr_train.jsonl", "rsvqa_lr_test.json", "rsvqa_hr_test1.json",
-                 "rsvqa_hr_test2.json", "dior_rsvg_train.jsonl", "dior_rsvg_test.json"):
-        assert (prepared / "remote" / name).stat().st_size > 0
-    meta = json.loads((prepared / "meta/remote.json").read_text())
-    assert {"general", "rsvqa_lr", "rsvqa_hr", "dior_rsvg", "geochat"} <= set(meta)
-    assert sorted((prepared / "gmai/images").glob("*.png"))  # decoded once, before evaluation
+def _miniature_release(workdir: Path) -> dict[str, dict]:
+    """data/full: the released layout with the released file names, and a drivelm meta whose
+    nine general entries and domain entry each carry their own repeat_time and length."""
+    full = workdir / "data/full"
+    if full.exists():
+        shutil.rmtree(full)
+    for part in (DA, "playground", "mme_realworld", "gmai"):
+        shutil.copytree(workdir / "data/sample" / part, full / part)
+    released = json.loads((full / DA / "train_meta/internvl_1_2_finetune_drivelm.json")
+                          .read_text())
+    repeats = (0.5, 0.34, 0.75, 0.5, 1, 0.4, 0.6, 0.5, 0.67)  # each keeps >= 1 of 3 lines
+    meta = {}
+    for (name, entry), repeat in zip(list(released.items())[:9], repeats, strict=True):
+        meta[name] = {**entry, "repeat_time": repeat, "length": 1000 + len(meta)}
+    meta["drivelm_train"] = {**released["drivelm_train"], "repeat_time": 2,
+                             "max_dynamic_patch": 6}
+    (full / DA / "train_meta/internvl_1_2_finetune_drivelm.json").write_text(json.dumps(meta))
+    return meta
 
 
-def test_base_model_and_evaluation_layout(params, workdir):
-    pipeline.prepare_remote(params)
-    pipeline.base_model(params, "models/tiny/base")
-    pipeline.evaluate(params, "rsvqa-lr", "results/tiny", {"base": "models/tiny/base"})
+def test_full_data_trains_on_the_released_meta_and_evaluates_released_val(params, workdir):
+    """Issue 10 acceptance: data: full reads the released train_meta as it is (the nine general
+    entries, the domain entry, each repeat_time and every other key) with paths resolved under
+    data/full, writes it where the fine-tune reads it, and evaluates on the released val files."""
+    reference = _miniature_release(workdir)
+    full = {**params, "data": "full"}
+    pipeline.released_meta(full, "drivelm")
+    meta = json.loads(meta_path(full, "drivelm").read_text())
+    assert list(meta) == [*INTERNVL_1_2_GENERAL, "drivelm_train"]
+    for name, entry in reference.items():
+        assert meta[name] == {**entry, "root": f"data/full/{entry['root']}",
+                              "annotation": f"data/full/{entry['annotation']}"}
+    finetune = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["finetune_drivelm"]
+    assert "--meta data/prepared/${data}/${source}/meta/drivelm.json" in finetune["cmd"]
+    assert meta_path(full, "drivelm") == Path("data/prepared/full/released/meta/drivelm.json")
+    for bench, (annotation, images) in RELEASED_VAL.items():
+        assert pipeline.eval_inputs(full, bench) == (Path("data/full", annotation),
+                                                     Path("data/full", images)), bench
+    assert pipeline.eval_inputs(full, "gmai") == (Path("data/full/gmai/GMAI-MMBench_VAL.tsv"),
+                                                  Path("data/prepared/full/gmai/images"))
+    pipeline.base_model(full, "models/tiny/base")
+    pipeline.evaluate(full, "rsvqa-lr", "results/tiny", {"base": "models/tiny/base"})
     out = workdir / "results/tiny/base/rsvqa-lr"
-    assert len((out / "predictions.jsonl").read_text().splitlines()) == 4  # eval.limit
-    assert "per_type" in json.loads((out / "metrics.json").read_text())
+    records = [json.loads(s) for s in (out / "predictions.jsonl").read_text().splitlines()]
+    released = json.loads((workdir / "data/full" / RELEASED_VAL["rsvqa-lr"][0]).read_text())
+    assert [r["id"] for r in records] == [r["id"] for r in released[:2]]  # eval.limit 2
 
 
-def test_missing_raw_data_names_the_fix(params):
-    with pytest.raises(FileNotFoundError, match=r"data/full: missing .*README's 'Real data'"):
-        pipeline.prepare_remote({**params, "data": "full"})
+def test_sample_runs_the_released_path(params, workdir):
+    """The default pipeline (data: sample) resolves the same released files, under data/sample."""
+    for bench, (annotation, images) in RELEASED_VAL.items():
+        assert pipeline.eval_inputs(params, bench) == (Path("data/sample", annotation),
+                                                       Path("data/sample", images))
+        assert (workdir / "data/sample" / annotation).is_file()
+    for domain in ("drivelm", "medical", "remote"):
+        pipeline.released_meta(params, domain)
+        assert list(json.loads(meta_path(params, domain).read_text()))[:9] == \
+            list(INTERNVL_1_2_GENERAL)
+
+
+def test_raw_source_swaps_in_the_projects_conversions(params, workdir):
+    raw = {**params, "source": "raw"}
+    pipeline.prepare_remote(raw)
+    pipeline.prepare_medical(raw)
+    prepared = workdir / "data/prepared/sample/raw"
+    remote = json.loads(meta_path(raw, "remote").read_text())
+    assert remote["rsvqa_hr_train_instruct_100k"]["annotation"] == \
+        "data/prepared/sample/raw/remote/rsvqa_hr_train.jsonl"
+    assert remote["dior_rsvg_instruct_26k"]["root"] == "data/sample/dior_rsvg"
+    assert remote["geochat_instruct"]["annotation"] == \
+        f"data/sample/{DA}/train_data/geochat_instruct.jsonl"  # no raw conversion: released
+    assert (prepared / "remote/rsvqa_hr_test1.json").stat().st_size > 0
+    assert pipeline.eval_inputs(raw, "rsvqa-lr") == (
+        Path("data/prepared/sample/raw/remote/rsvqa_lr_test.json"),
+        Path("data/sample/rsvqa/LR/Images_LR"))
+    pipeline.released_meta(params, "medical")  # medical has no raw conversion: the same meta
+    assert meta_path(raw, "medical").read_bytes() == meta_path(params, "medical").read_bytes()
+
+
+def test_validate_and_baseline_stages(params, workdir):
+    pipeline.base_model(params, "models/tiny/base")
+    pipeline.released_meta(params, "medical")
+    assert pipeline.validate(params, "medical") == 0
+    assert pipeline.validate_path(params, "medical").read_text() == ""  # no rejects
+    pipeline.released_model(params, "medical", "models/tiny/released-medical")
+    record = json.loads((workdir / "revisions/tiny/released-medical.json").read_text())
+    assert record["hub_id"] is None and "in-process" in record["note"]
+    pipeline.decode_gmai(params)
+    pipeline.evaluate(params, "gmai", "results/tiny",
+                      {"released-medical": "models/tiny/released-medical"})
+    manifest = json.loads((workdir / "results/tiny/released-medical/gmai.manifest.json")
+                          .read_text())
+    assert manifest["config"]["max_num"] == 6  # eval.gmai, VLMEvalKit's tiles (§7.4)
+
+
+def test_missing_released_data_names_the_fix(params):
+    with pytest.raises(FileNotFoundError, match=r"internvl_1_2_finetune_remote\.json"):
+        pipeline.released_meta({**params, "data": "nothing"}, "remote")
 
 
 def test_dvc_yaml_names_every_stage_and_reads_declared_params():
-    from pathlib import Path
-
-    root = Path(__file__).parents[1]
-    stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    per_domain = [f"{kind}_{d}" for kind in ("released_meta", "validate", "finetune", "baseline")
+                  for d in ("drivelm", "medical", "remote")]
     assert set(stages) == {
         "sample_data", "stitch_drivelm", "prepare_drivelm", "prepare_medical", "prepare_remote",
-        "base_model", "finetune_drivelm", "finetune_medical", "finetune_remote", "eval_drivelm",
-        "eval_mme_realworld", "eval_gmai", "eval_rsvqa", "eval_dior_rsvg", "report"}
-    params = yaml.safe_load((root / "params.yaml").read_text())
+        "decode_gmai", "base_model", *per_domain, "eval_drivelm", "eval_mme_realworld",
+        "eval_gmai", "eval_rsvqa", "eval_dior_rsvg", "report"}
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
     for name, stage in stages.items():
         if "internvl-da stage" in stage["cmd"]:  # its code must be a dependency
             assert "src/internvl_da/pipeline.py" in stage["deps"], name
         for key in stage.get("params", []):
-            head = key.split(".")[0]
-            assert head in params, (name, key)
+            assert key.split(".")[0] in params, (name, key)
         for out in stage.get("outs", []):
             path = next(iter(out)) if isinstance(out, dict) else out
             assert "${size}" in path or "${data}" in path or name == "sample_data", (name, path)
-
-
-def test_fetch_data_needs_full_data_and_pinned_revisions(params):
-    with pytest.raises(ValueError, match="fetch-data is for data: full"):
-        pipeline.fetch_data(params)
-    with pytest.raises(ValueError, match="InternVL-Domain-Adaptation-Data: revision None is "
-                                         "not pinned"):
-        pipeline.fetch_data({**params, "data": "full"})
-
-
-def test_fetch_data_downloads_pinned_and_lists_manual_parts(params, workdir, monkeypatch):
-    import huggingface_hub
-
-    calls = []
-    monkeypatch.setattr(huggingface_hub, "snapshot_download",
-                        lambda repo, **kw: calls.append((repo, kw["revision"], kw["repo_type"])))
-    sha = "0123456789abcdef0123456789abcdef01234567"
-    datasets = {k: {**v, "revision": sha} for k, v in params["datasets"].items()}
-    (workdir / "data/full/rsvqa").mkdir(parents=True)  # one manual part present
-    missing = pipeline.fetch_data({**params, "data": "full", "datasets": datasets})
-    assert calls == [(v["hub_id"], sha, "dataset") for v in datasets.values()]
-    assert [m.split(":")[0] for m in missing] == ["drivelm", "dior_rsvg"]
-    (workdir / "data/full/gmai").mkdir(parents=True)
-    (workdir / "data/full/gmai/GMAI-MMBench_VAL.tsv").write_text("not the release\n")
-    with pytest.raises(ValueError, match=r"GMAI-MMBench_VAL\.tsv: MD5 differs"):
-        pipeline.fetch_data({**params, "data": "full", "datasets": datasets})
+    for domain in ("drivelm", "medical", "remote"):
+        deps = stages[f"finetune_{domain}"]["deps"]
+        assert f"data/prepared/${{data}}/validate/${{size}}/{domain}.rejects.jsonl" in deps
+    report = stages["report"]["deps"]
+    assert "results/${size}/released-remote/dior-rsvg" in report
+    assert "results/${size}/released-medical/gmai" in report

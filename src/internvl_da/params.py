@@ -4,6 +4,8 @@
 the key's path (`train.learning_rate: expected float, got str`). The training settings of one
 (size, domain) are `train` < `tiny_train` (tiny sizes) < `recipe.<size>.<domain>` < the top-level
 user keys (seed, freeze_*, lora_*); `train.recipe.recipe` builds its TrainConfig from them.
+`eval.<bench>` holds each benchmark's inference settings (evaluation.md §1: GMAI 6 tiles, the
+others 12); `released.<size>.<domain>` the released DA checkpoints (evaluation.md §9).
 """
 
 from __future__ import annotations
@@ -21,15 +23,24 @@ from internvl_da.prep.meta import DOMAINS
 PARAMS_FILE = "params.yaml"
 PIPELINE_SIZES = ("tiny", "1b", "2b", "4b")
 DATA_CHOICES = ("sample", "full")
+SOURCE_CHOICES = ("released", "raw")  # the paper's released files | the project's conversions
+RELEASED_SIZES = ("1b", "2b", "4b")  # tiny: a stand-in built in-process (internvl_da.released)
+# eval/benchmarks.py BENCHMARKS, by name (tests/test_params.py checks they agree): listed here so
+# that reading params does not import the evaluation stack.
+BENCHMARK_NAMES = ("drivelm", "mme-realworld", "gmai", "rsvqa-lr", "rsvqa-hr-test1",
+                   "rsvqa-hr-test2", "dior-rsvg")
 
 # Top-level keys users override, and the TrainConfig fields they set.
-USER_KEYS = {"size": str, "data": str, "seed": int, "freeze_vit": bool, "freeze_mlp": bool,
-             "freeze_llm": bool, "lora_llm": int, "lora_vit": int}
+USER_KEYS = {"size": str, "data": str, "source": str, "seed": int, "freeze_vit": bool,
+             "freeze_mlp": bool, "freeze_llm": bool, "lora_llm": int, "lora_vit": int}
 RECIPE_KEYS = {"max_steps": int, "gradient_accumulation_steps": int, "save_steps": int,
                "save_total_limit": int}
 MODEL_KEYS = {"template": str, "hub_id": str | None, "revision": str | None}
+HUB_KEYS = {"hub_id": str, "revision": str | None}
 DATASET_KEYS = {"hub_id": str, "revision": str | None, "local_dir": str}
-EVAL_KEYS = {"batch_size": int, "max_num": int, "dynamic": bool, "limit": int | None}
+EVAL_KEYS = {"batch_size": int, "limit": int | None, **dict.fromkeys(BENCHMARK_NAMES, dict)}
+BENCH_KEYS = {"max_num": int, "dynamic": bool, "max_new_tokens": int}
+NOT_TRAINING = ("size", "data", "source")  # user keys that are not TrainConfig fields
 
 
 class ParamsError(ValueError):
@@ -108,10 +119,10 @@ def train_schema() -> dict:
 
 def check_params(params: dict, source: str = PARAMS_FILE) -> dict:
     """Raise ParamsError on the first problem; return `params` unchanged."""
-    schema = {**USER_KEYS, "launcher": str, "models": dict, "datasets": dict, "recipe": dict,
-              "train": dict, "tiny_train": dict, "eval": dict}
+    schema = {**USER_KEYS, "launcher": str, "models": dict, "released": dict, "datasets": dict,
+              "recipe": dict, "train": dict, "tiny_train": dict, "eval": dict}
     _check_mapping(source, "", params, schema)
-    choices = {"size": PIPELINE_SIZES, "data": DATA_CHOICES}
+    choices = {"size": PIPELINE_SIZES, "data": DATA_CHOICES, "source": SOURCE_CHOICES}
     for key, valid in choices.items():
         if params[key] not in valid:
             raise ParamsError(f"{source}: {key}: {params[key]!r} is not one of {', '.join(valid)}")
@@ -128,13 +139,34 @@ def check_params(params: dict, source: str = PARAMS_FILE) -> dict:
         for domain in DOMAINS:
             _check_mapping(source, f"recipe.{size}.{domain}", params["recipe"][size][domain],
                            RECIPE_KEYS)
+    _check_released(params["released"], source)
     for name, entry in params["datasets"].items():
         _check_mapping(source, f"datasets.{name}", entry, DATASET_KEYS)
     shared = train_schema()
     _check_mapping(source, "train", params["train"], shared)
     _check_mapping(source, "tiny_train", params["tiny_train"], shared, complete=False)
-    _check_mapping(source, "eval", params["eval"], EVAL_KEYS)
+    _check_eval(params["eval"], source)
     return params
+
+
+def _check_released(released, source: str) -> None:
+    _check_mapping(source, "released", released, dict.fromkeys(RELEASED_SIZES, dict))
+    for size in RELEASED_SIZES:
+        _check_mapping(source, f"released.{size}", released[size], dict.fromkeys(DOMAINS, dict))
+        for domain in DOMAINS:
+            _check_mapping(source, f"released.{size}.{domain}", released[size][domain],
+                           HUB_KEYS)
+
+
+def _check_eval(options, source: str) -> None:
+    """eval: shared keys + every benchmark's settings, each >= 1 where a count."""
+    _check_mapping(source, "eval", options, EVAL_KEYS)
+    for bench in BENCHMARK_NAMES:
+        _check_mapping(source, f"eval.{bench}", options[bench], BENCH_KEYS)
+        for key in ("max_num", "max_new_tokens"):
+            if options[bench][key] < 1:
+                raise ParamsError(f"{source}: eval.{bench}.{key}: must be >= 1, got "
+                                  f"{options[bench][key]}")
 
 
 def load_params(path: str | Path | None = None) -> dict:
@@ -165,7 +197,7 @@ def train_settings(params: dict, size: str, domain: str) -> dict:
     if section == "tiny":
         settings.update(params["tiny_train"])
     settings.update(params["recipe"][section][domain])
-    settings.update({k: params[k] for k in USER_KEYS if k not in ("size", "data")})
+    settings.update({k: params[k] for k in USER_KEYS if k not in NOT_TRAINING})
     settings["adam_betas"] = tuple(settings["adam_betas"])
     return {"size": size, "domain": domain, **settings}
 
@@ -173,3 +205,8 @@ def train_settings(params: dict, size: str, domain: str) -> dict:
 def data_roots(params: dict) -> tuple[Path, Path]:
     """(raw, prepared) roots of the chosen `data`: data/<data> and data/prepared/<data>."""
     return Path("data") / params["data"], Path("data/prepared") / params["data"]
+
+
+def meta_path(params: dict, domain: str) -> Path:
+    """The train_meta a fine-tune of `domain` reads: data/prepared/<data>/<source>/meta/."""
+    return data_roots(params)[1] / params["source"] / "meta" / f"{domain}.json"

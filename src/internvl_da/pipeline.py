@@ -1,39 +1,43 @@
-"""The dvc.yaml stages that are more than one command: data preparation, base model, evaluation.
+"""The dvc.yaml stages that are more than one command: metas, validation, models, evaluation.
 
 Each function reads the checked params (internvl_da.params) and calls the library; dvc.yaml lists
-the deps, params and outs of each. Paths carry `data` (sample | full) and `size`, so choices do
-not overwrite each other:
+the deps, params and outs of each. Paths carry `data` (sample | full), `source` (released | raw)
+and `size`, so choices do not overwrite each other:
 
-    data/<data>                                raw releases (sample: `prep sample`)
-    data/prepared/<data>/{drivelm,remote,gmai,meta}
-    models/<size>/base                         the model before adaptation (native layout)
-    runs/<size>/<domain>/final                 the model after adaptation on <domain>
-    results/<size>/<model>/<bench>             predictions + metrics; <model> = base | <domain>
+    data/<data>                                  sample: `prep sample`; full: `stage fetch-data`
+      InternVL-Domain-Adaptation-Data/{train_meta,train_data,val,images}   (released layout)
+      playground/{opensource,data}               InternVL-1.2 general SFT (the metas name it)
+    data/prepared/<data>/released/meta/<domain>.json   the released meta, paths resolved
+    data/prepared/<data>/raw/...                 source: raw — the project's conversions
+    data/prepared/<data>/gmai/images             GMAI-MMBench's base64 images, decoded once
+    data/prepared/<data>/validate/<size>/<domain>.rejects.jsonl   `data check` of the meta
+    models/<size>/{base,released-<domain>}       native layout; revisions/<size>/*.json
+    runs/<size>/<domain>/final                   the model after adaptation on <domain>
+    results/<size>/<model>/<bench>               <model> = base | <domain> | released-<domain>
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from internvl_da.params import data_roots, recipe_size
+from internvl_da.params import data_roots, meta_path, recipe_size, train_settings
+from internvl_da.prep.released import DA_DIR, Replacement, prepare_released_meta
 
-# The sample's general SFT file is small: keep half of it (the reference's own repeat_time for
-# general data, tuned for millions of lines, would keep a handful). Full data: the reference's.
-SAMPLE_GENERAL_REPEAT = 0.5
-
-
-def _general_repeat(params: dict) -> float | None:
-    return SAMPLE_GENERAL_REPEAT if params["data"] == "sample" else None
+REVISIONS = Path("revisions")
 
 
-def _write_meta(params: dict, domain: str) -> None:
-    """prepared/meta/<domain>.json: the general mix + the domain's entries, in the layout
-    `prep meta --sample-dir` knows (data/<data> mirrors the sample's layout)."""
-    from internvl_da.prep.meta import prepare_meta
+def _da_dir(params: dict) -> str:
+    return params["datasets"]["domain_adaptation"]["local_dir"] if "domain_adaptation" in \
+        params["datasets"] else DA_DIR
 
+
+def released_meta(params: dict, domain: str) -> None:
+    """data/prepared/<data>/released/meta/<domain>.json: the released train_meta as it is
+    (general entries and repeat_time included), paths resolved under data/<data>."""
     raw, prepared = data_roots(params)
-    print(prepare_meta(domain, prepared / f"meta/{domain}.json", sample_dir=raw,
-                       prepared_dir=prepared, general_repeat=_general_repeat(params)))
+    print(prepare_released_meta(domain, raw, prepared / f"released/meta/{domain}.json",
+                                dataset_dir=_da_dir(params)))
 
 
 def _check_raw(raw: Path, needed: list[str]) -> None:
@@ -44,46 +48,11 @@ def _check_raw(raw: Path, needed: list[str]) -> None:
             "with data=full see the README's 'Real data' section for the sources and layout")
 
 
-# What the hub does not carry: (folder under data/full, source, what must be there).
-MANUAL_DATA = (
-    ("drivelm", "github.com/OpenDriveLab/DriveLM (v1.1 QA) + nuscenes.org (camera sweeps)",
-     "drivelm/v1_1_{train,val}_nus.json, nuscenes/samples/CAM_*/*.jpg"),
-    ("rsvqa", "zenodo.org: RSVQA-LR and RSVQA-HR (Lobry et al.)",
-     "rsvqa/LR/{LR_split_*_{questions,answers,images}.json,Images_LR/}, "
-     "rsvqa/HR/{USGS_split_*,Data/}"),
-    ("dior_rsvg", "github.com/ZhanYang-nwpu/RSVG-pytorch (DIOR-RSVG)",
-     "dior_rsvg/{Annotations/*.xml,JPEGImages/*.jpg,train.txt,val.txt,test.txt}"),
-)
-# GMAI-MMBench VAL as VLMEvalKit distributes it (evaluation.md §7.2).
-GMAI_VAL_MD5 = "254bd581627866f1c499d3d6b4422324"
-
-
-def fetch_data(params: dict) -> list[str]:
-    """data: full — download the hub datasets at their pinned revisions into data/full, check
-    GMAI's VAL file, and list what must be downloaded by hand (returned; empty = complete)."""
-    import hashlib
-
-    from internvl_da.model.hub import pinned_revision
-
-    if params["data"] != "full":
-        raise ValueError("fetch-data is for data: full (dvc exp run -S data=full, or edit "
-                         "params.yaml); the sample is generated by the sample_data stage")
-    raw = data_roots(params)[0]
-    revisions = {name: pinned_revision(entry) for name, entry in params["datasets"].items()}
-    from huggingface_hub import snapshot_download
-
-    for name, entry in params["datasets"].items():
-        print(f"{name}: {entry['hub_id']}@{revisions[name][:12]} -> {raw / entry['local_dir']}")
-        snapshot_download(entry["hub_id"], repo_type="dataset", revision=revisions[name],
-                          local_dir=raw / entry["local_dir"])
-    tsv = raw / "gmai/GMAI-MMBench_VAL.tsv"
-    if tsv.is_file() and hashlib.md5(tsv.read_bytes()).hexdigest() != GMAI_VAL_MD5:
-        raise ValueError(f"{tsv}: MD5 differs from the VLMEvalKit release ({GMAI_VAL_MD5})")
-    missing = [f"{folder}: from {source}; expected {layout}"
-               for folder, source, layout in MANUAL_DATA if not (raw / folder).exists()]
-    for line in missing:
-        print(f"manual download needed under {raw}/ — {line}")
-    return missing
+def _raw_meta(params: dict, domain: str, swaps: tuple[Replacement, ...]) -> None:
+    """source: raw — the released meta with the project's conversions swapped in."""
+    raw, prepared = data_roots(params)
+    print(prepare_released_meta(domain, raw, prepared / f"raw/meta/{domain}.json",
+                                dataset_dir=_da_dir(params), replacements=swaps))
 
 
 def stitch_drivelm(params: dict, workers: int = 2) -> None:
@@ -93,54 +62,104 @@ def stitch_drivelm(params: dict, workers: int = 2) -> None:
     _check_raw(raw, ["drivelm/v1_1_train_nus.json", "drivelm/v1_1_val_nus.json"])
     for split in ("train", "val"):
         print(stitch_all(raw, raw / f"drivelm/v1_1_{split}_nus.json",
-                         prepared / "drivelm/stitch", workers, force=False))
+                         prepared / "raw/drivelm/stitch", workers, force=False))
 
 
 def prepare_drivelm(params: dict) -> None:
     from internvl_da.prep.drivelm import prepare_drivelm as convert
 
     raw, prepared = data_roots(params)
-    out = prepared / "drivelm"
+    out = prepared / "raw/drivelm"
     for split in ("train", "val"):
         convert(raw / f"drivelm/v1_1_{split}_nus.json", out / f"drivelm_{split}.jsonl", split)
-    _write_meta(params, "drivelm")
+    _raw_meta(params, "drivelm", (Replacement("drivelm_train.jsonl",
+                                              str(out / "drivelm_train.jsonl"),
+                                              str(out / "stitch")),))
 
 
 def prepare_remote(params: dict) -> None:
+    """RSVQA and DIOR-RSVG converted from the raw releases; DIOR's split-file format (image
+    stems or object indices) is detected from the files."""
     from internvl_da.prep.remote import prepare_dior_rsvg, prepare_rsvqa
 
     raw, prepared = data_roots(params)
-    _check_raw(raw, ["rsvqa/LR", "rsvqa/HR", "dior_rsvg", "geochat/geochat_instruct.jsonl"])
-    out = prepared / "remote"
-    rsvqa = [("LR", "lr", "train", "rsvqa_lr_train.jsonl"),
-             ("LR", "lr", "test", "rsvqa_lr_test.json"),
+    _check_raw(raw, ["rsvqa/LR", "rsvqa/HR", "dior_rsvg"])
+    out = prepared / "raw/remote"
+    rsvqa = [("LR", "lr", "test", "rsvqa_lr_test.json"),
              ("HR", "hr", "train", "rsvqa_hr_train.jsonl"),
              ("HR", "hr", "test", "rsvqa_hr_test1.json"),
              ("HR", "hr", "test_phili", "rsvqa_hr_test2.json")]
     for folder, variant, split, name in rsvqa:
         prepare_rsvqa(raw / "rsvqa" / folder, variant, split, out / name)
     for split, name in (("train", "dior_rsvg_train.jsonl"), ("test", "dior_rsvg_test.json")):
-        prepare_dior_rsvg(raw / "dior_rsvg", split, out / name)
-    _write_meta(params, "remote")
+        prepare_dior_rsvg(raw / "dior_rsvg", split, out / name, split_format="auto")
+    _raw_meta(params, "remote", (
+        Replacement("rsvqa_hr_train_instruct_100k.jsonl", str(out / "rsvqa_hr_train.jsonl"),
+                    str(raw / "rsvqa/HR/Data")),
+        Replacement("dior_rsvg_instruct_26k.jsonl", str(out / "dior_rsvg_train.jsonl"),
+                    str(raw / "dior_rsvg"))))
 
 
 def prepare_medical(params: dict) -> None:
-    """The medical meta file, and GMAI-MMBench's base64 images decoded once (evaluation reads
-    them from here and writes nothing into a stage output)."""
+    """source: raw — medical has no raw conversion: the released meta, resolved."""
+    _raw_meta(params, "medical", ())
+
+
+def decode_gmai(params: dict) -> None:
+    """GMAI-MMBench's base64 images decoded once (evaluation reads them from here and writes
+    nothing into a stage output)."""
     from internvl_da.eval import gmai
-    from internvl_da.eval.runner import get_benchmark
+    from internvl_da.eval.benchmarks import released_inputs
 
     raw, prepared = data_roots(params)
-    _check_raw(raw, ["medical/medical_sft.jsonl", "gmai"])
-    bench = get_benchmark("gmai")
-    items = gmai.load(raw / bench.annotation, prepared / bench.image_root)
-    print(f"gmai: {len(items)} images in {prepared / bench.image_root}")
-    _write_meta(params, "medical")
+    annotation, images = released_inputs("gmai", raw, _local_dirs(params),
+                                         prepared / "gmai/images")
+    _check_raw(Path("."), [str(annotation)])
+    print(f"gmai: {len(gmai.load(annotation, images))} images in {images}")
+
+
+def validate(params: dict, domain: str) -> int:
+    """`data check` of the meta a fine-tune of `domain` reads (training.md §8.4): every line,
+    image and tokenized length (the base model's tokenizer, the size's max_seq_length and
+    tiles); problems go to the rejects file, the return code is data check's (1 = problems)."""
+    from internvl_da.data.validate import check_path, summary_lines
+    from internvl_da.model.registry import get_size
+
+    size = params["size"]
+    settings = train_settings(params, size, domain)
+    spec = get_size(size)
+    rejects = validate_path(params, domain)
+    rejects.parent.mkdir(parents=True, exist_ok=True)
+    reports = check_path(meta_path(params, domain), tokenizer_dir=f"models/{size}/base",
+                         rejects=rejects, template=spec.template,
+                         max_seq_length=settings["max_seq_length"],
+                         max_num=settings["max_dynamic_patch"],
+                         tokens_per_tile=spec.tokens_per_tile, image_size=spec.image_size)
+    for report in reports:
+        for problem in report.problems:
+            print(problem)
+    for line in summary_lines(reports):
+        print(line)
+    return 1 if any(r.problems for r in reports) else 0
+
+
+def validate_path(params: dict, domain: str) -> Path:
+    return data_roots(params)[1] / f"validate/{params['size']}/{domain}.rejects.jsonl"
+
+
+def _tiny_record(record: Path, what: str, seed: int) -> None:
+    """Size tiny downloads nothing; its record says so (dvc.yaml declares the file)."""
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps({"hub_id": None, "revision": None, "seed": seed,
+                                  "note": f"{what}: built in-process, no hub download"},
+                                 indent=2) + "\n", encoding="utf-8")
 
 
 def base_model(params: dict, out: str | Path) -> None:
-    """models/<size>/base: the tiny random model, or the hub checkpoint converted to native."""
+    """models/<size>/base: the tiny random model, or the hub checkpoint converted to native;
+    the hub revision is recorded in revisions/<size>/base.json."""
     size = params["size"]
+    record = REVISIONS / size / "base.json"
     if recipe_size(size) == "tiny":
         from internvl_da.model.registry import get_size
         from internvl_da.model.tiny import build_tiny_model
@@ -148,19 +167,58 @@ def base_model(params: dict, out: str | Path) -> None:
         model, tokenizer = build_tiny_model(get_size(size).llm_family, seed=params["seed"])
         model.save_pretrained(out)
         tokenizer.save_pretrained(out)
+        _tiny_record(record, "the tiny base model", params["seed"])
         return
     from internvl_da.model.hub import fetch_and_convert
 
-    fetch_and_convert(params["models"][size], Path(out))
+    fetch_and_convert(params["models"][size], Path(out), record=record)
+
+
+def released_model(params: dict, domain: str, out: str | Path) -> None:
+    """models/<size>/released-<domain>: the released DA checkpoint (evaluation.md §9) fetched
+    and converted; size tiny: a random original-layout stand-in through the same `convert`."""
+    from internvl_da.released import model_name
+
+    size = params["size"]
+    record = REVISIONS / size / f"{model_name(domain)}.json"
+    if recipe_size(size) == "tiny":
+        from internvl_da.model.registry import get_size
+        from internvl_da.prep.meta import DOMAINS
+        from internvl_da.released import tiny_released
+
+        seed = params["seed"] + 1 + DOMAINS.index(domain)  # unlike the base model's weights
+        tiny_released(get_size(size).llm_family, seed, out)
+        _tiny_record(record, f"the tiny stand-in of {model_name(domain)}", seed)
+        return
+    from internvl_da.model.hub import fetch_and_convert
+
+    fetch_and_convert(params["released"][size][domain], Path(out), record=record)
+
+
+def _local_dirs(params: dict) -> dict[str, str]:
+    return {name: entry["local_dir"] for name, entry in params["datasets"].items()}
+
+
+def eval_inputs(params: dict, bench: str) -> tuple[Path, Path]:
+    """(annotation, image root) of `bench`: the released files (source: released; always for
+    MME-RealWorld and GMAI, whose releases are read as they are), else the conversions."""
+    from internvl_da.eval.benchmarks import get_benchmark, released_inputs
+
+    raw, prepared = data_roots(params)
+    spec = get_benchmark(bench)
+    if params["source"] == "released" or spec.raw_annotation:
+        return released_inputs(bench, raw, _local_dirs(params), prepared / "gmai/images")
+    converted = prepared / "raw"
+    return (converted / spec.annotation,
+            (converted if spec.images_in_prepared else raw) / spec.image_root)
 
 
 def evaluate(params: dict, bench: str, results: str | Path, checkpoints: dict[str, str]) -> None:
-    """`bench` on each named checkpoint: results/<name>/<bench>/{predictions,metrics}."""
-    import json
-
+    """`bench` on each named checkpoint, with its `eval.<bench>` settings:
+    results/<name>/<bench>/{predictions,metrics}."""
     from internvl_da import repro
     from internvl_da.eval.generate import GenerationSettings
-    from internvl_da.eval.runner import distributed_rank, run_benchmark
+    from internvl_da.eval.runner import distributed_rank, evaluate_files
     from internvl_da.model.load import inference_device, load_native
     from internvl_da.model.registry import get_size
 
@@ -168,14 +226,15 @@ def evaluate(params: dict, bench: str, results: str | Path, checkpoints: dict[st
     rank, world_size = distributed_rank()  # under `launcher` (torchrun), one shard per rank
     spec = get_size(params["size"])
     options = params["eval"]
-    raw, prepared = data_roots(params)
-    settings = GenerationSettings(spec.template, spec.image_size, spec.tokens_per_tile,
-                                  options["max_num"], options["dynamic"])
+    annotation, images = eval_inputs(params, bench)
+    # max_num / dynamic / max_new_tokens: replaced by eval.<bench> in evaluate_files
+    settings = GenerationSettings(spec.template, spec.image_size, spec.tokens_per_tile)
     for name, checkpoint in checkpoints.items():
         model, tokenizer = load_native(checkpoint)
         model.to(inference_device()).eval()
-        metrics = run_benchmark(bench, model, tokenizer, settings, prepared, raw,
-                                Path(results) / name / bench, options["limit"],
-                                options["batch_size"], rank, world_size)
+        metrics = evaluate_files(bench, model, tokenizer, settings, annotation, images,
+                                 Path(results) / name / bench, options=options[bench],
+                                 limit=options["limit"], batch_size=options["batch_size"],
+                                 rank=rank, world_size=world_size)
         if rank == 0:
             print(f"{bench} [{name}]: {json.dumps(metrics)}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
@@ -87,52 +86,17 @@ def test_general_meta_with_other_names_is_noted(tmp_path):
     assert "missing: ['sharegpt4v_instruct_gpt4-vision_cap100k'" in summary.notes[0]
 
 
-def _sample_tree(tmp_path):
-    sample, prepared = tmp_path / "sample", tmp_path / "prepared"
-    for rel in ("general/general_sft.jsonl", "medical/medical_sft.jsonl",
-                "geochat/geochat_instruct.jsonl"):
-        _jsonl(sample / rel, 40)
-    for rel in ("drivelm/drivelm_train.jsonl", "remote/rsvqa_lr_train.jsonl",
-                "remote/rsvqa_hr_train.jsonl", "remote/dior_rsvg_train.jsonl"):
-        _jsonl(prepared / rel, 40)
-    for rel in ("general/images", "medical/images", "geochat/images", "rsvqa/LR/Images_LR",
-                "rsvqa/HR/Data", "dior_rsvg"):
-        (sample / rel).mkdir(parents=True, exist_ok=True)
-    (prepared / "drivelm" / "stitch").mkdir()
-    return sample, prepared
-
-
-def test_sample_defaults_per_domain(tmp_path):
-    sample, prepared = _sample_tree(tmp_path)
-    expected = {"drivelm": ["general", "drivelm"], "medical": ["general", "medical"],
-                "remote": ["general", "rsvqa_lr", "rsvqa_hr", "dior_rsvg", "geochat"]}
-    for domain, names in expected.items():
-        out = tmp_path / f"{domain}.json"
-        meta.prepare_meta(domain, out, general_repeat=0.5, sample_dir=sample,
-                          prepared_dir=prepared)
-        written = json.loads(out.read_text())
-        assert list(written) == names
-        assert written["general"] == {"root": str(sample / "general/images"),
-                                      "annotation": str(sample / "general/general_sft.jsonl"),
-                                      "data_augment": False, "repeat_time": 0.5}
-    remote = json.loads((tmp_path / "remote.json").read_text())
-    assert remote["rsvqa_hr"]["root"] == str(sample / "rsvqa/HR/Data")
-    assert remote["dior_rsvg"]["annotation"] == str(prepared / "remote/dior_rsvg_train.jsonl")
-    explicit = f"x={sample / 'medical/medical_sft.jsonl'},{sample},3"
-    meta.prepare_meta("drivelm", tmp_path / "x.json", entries=[explicit], sample_dir=sample)
-    assert list(json.loads((tmp_path / "x.json").read_text())) == ["general", "x"]
-    with pytest.raises(ValueError, match="need the prepared directory"):
-        meta.prepare_meta("remote", tmp_path / "y.json", sample_dir=sample)
-
-
 def test_missing_files_and_empty_selection(tmp_path):
-    sample, prepared = _sample_tree(tmp_path)
-    os.remove(prepared / "remote" / "rsvqa_hr_train.jsonl")
-    with pytest.raises(FileNotFoundError, match=r"rsvqa_hr: annotation .*rsvqa_hr_train\.jsonl"):
-        meta.prepare_meta("remote", tmp_path / "r.json", sample_dir=sample, prepared_dir=prepared)
+    general = _jsonl(tmp_path / "g.jsonl", 40)
+    (tmp_path / "g.json").write_text(json.dumps({"g": {
+        "root": str(tmp_path), "annotation": general, "data_augment": False,
+        "repeat_time": 1}}))
+    with pytest.raises(FileNotFoundError, match=r"x: annotation .*none\.jsonl"):
+        meta.prepare_meta("remote", tmp_path / "r.json", general_meta=tmp_path / "g.json",
+                          entries=[f"x={tmp_path / 'none.jsonl'},{tmp_path}"])
     assert not (tmp_path / "r.json").exists()
     with pytest.raises(FileNotFoundError, match="x: root nowhere"):
-        meta.prepare_meta("medical", tmp_path / "m.json",
-                          entries=[f"x={sample / 'medical/medical_sft.jsonl'},nowhere"])
-    with pytest.raises(ValueError, match=r"'general': repeat_time 0\.01 keeps 0 of 40 lines"):
-        meta.prepare_meta("medical", tmp_path / "m.json", sample_dir=sample, general_repeat=0.01)
+        meta.prepare_meta("medical", tmp_path / "m.json", entries=[f"x={general},nowhere"])
+    with pytest.raises(ValueError, match=r"'g': repeat_time 0\.01 keeps 0 of 40 lines"):
+        meta.prepare_meta("medical", tmp_path / "m.json", general_meta=tmp_path / "g.json",
+                          entries=[f"x={general},{tmp_path}"], general_repeat=0.01)

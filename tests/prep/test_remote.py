@@ -203,6 +203,29 @@ def test_dior_split_file_errors(dior, tmp_path):
         remote.prepare_dior_rsvg(dior, "train", tmp_path / "t.jsonl")
     with pytest.raises(SampleError, match=r"val\.txt: split file not found"):
         remote.prepare_dior_rsvg(dior, "val", tmp_path / "v.json")
-    (dior / "train.txt").write_text("00003\n")
-    with pytest.raises(SampleError, match=r"00003\.xml: annotation file not found"):
+    (dior / "train.txt").write_text("00003\n")  # a number without an xml: read as an index
+    with pytest.raises(SampleError, match=r"train\.txt:1: object index 3 outside 0\.\.2 \(if "
+                                          r"train\.txt lists image stems, pass --split-format "
+                                          "stems"):
         remote.prepare_dior_rsvg(dior, "train", tmp_path / "t.jsonl")
+    with pytest.raises(SampleError, match=r"train\.txt:1: Annotations/00003\.xml not found; if "
+                                          r"train\.txt lists object indices .* pass "
+                                          "--split-format objects"):
+        remote.prepare_dior_rsvg(dior, "train", tmp_path / "t.jsonl", split_format="stems")
+    (dior / "train.txt").write_text("00001\nimage_7\n")
+    with pytest.raises(SampleError, match=r"train\.txt:2: 'image_7' is neither an image stem "
+                                          r".* --split-format stems\|objects"):
+        remote.prepare_dior_rsvg(dior, "train", tmp_path / "t.jsonl")
+
+
+def test_dior_split_format_is_detected_regression_issue_10(dior, tmp_path):
+    """Issue 10: `prep dior-rsvg` assumed image stems, while the RSVG-pytorch split files list
+    object indices, and the error did not point at --split-format objects. Auto-detection:
+    stems when every line has an Annotations/<line>.xml, indices when every line is a number."""
+    (dior / "train.txt").write_text("00002\n")
+    assert remote.detect_split_format(dior, "train") == "stems"
+    (dior / "train.txt").write_text("2\n1\n")
+    assert remote.detect_split_format(dior, "train") == "objects"
+    remote.prepare_dior_rsvg(dior, "train", tmp_path / "auto.jsonl")
+    remote.prepare_dior_rsvg(dior, "train", tmp_path / "objects.jsonl", split_format="objects")
+    assert (tmp_path / "auto.jsonl").read_bytes() == (tmp_path / "objects.jsonl").read_bytes()

@@ -9,12 +9,17 @@ import json
 import random
 import re
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from internvl_da.data.validate import check_path
 from internvl_da.prep import sample_driving, sample_remote, synthetic
+from internvl_da.prep.meta import INTERNVL_1_2_GENERAL
+from internvl_da.prep.released import TRAIN_DATA, VAL_FILES
+from internvl_da.prep.released import meta_file as released_meta_file
 from internvl_da.prep.sample import generate_sample
 
 DOCUMENTED = [
@@ -25,7 +30,12 @@ DOCUMENTED = [
       for k in ("questions", "answers", "images")],
     "dior_rsvg/train.txt", "dior_rsvg/val.txt", "dior_rsvg/test.txt",
     "mme_realworld/MME_RealWorld.json", "gmai/GMAI-MMBench_VAL.tsv", "medical/medical_sft.jsonl",
-    "geochat/geochat_instruct.jsonl", "general/general_sft.jsonl", "MANIFEST.json",
+    "geochat/geochat_instruct.jsonl", "MANIFEST.json",
+    *[f"playground/opensource/{name}.jsonl" for name in INTERNVL_1_2_GENERAL],
+    *[f"InternVL-Domain-Adaptation-Data/train_meta/internvl_1_2_finetune_{d}.json"
+      for d in ("drivelm", "medical", "remote")],
+    *[f"InternVL-Domain-Adaptation-Data/{rel}" for rel in (*VAL_FILES, *[
+        f for files in TRAIN_DATA.values() for f in files])],
 ]
 
 
@@ -126,9 +136,25 @@ def test_dior_and_mme_and_gmai(sample):
     assert img.size == (128, 128)
 
 
+def test_released_miniature_metas_are_valid_from_the_sample_root(sample, monkeypatch):
+    """The sample mirrors InternVL-Domain-Adaptation-Data: each meta lists the nine general
+    entries then the domain's, with paths relative to the data root, and every line checks."""
+    monkeypatch.chdir(sample)  # the metas' paths are relative to data/<data>
+    for domain, files in TRAIN_DATA.items():
+        meta_file = f"InternVL-Domain-Adaptation-Data/{released_meta_file(domain)}"
+        meta = json.loads(Path(meta_file).read_text())
+        assert list(meta)[:9] == list(INTERNVL_1_2_GENERAL)
+        assert [e["annotation"].removeprefix("InternVL-Domain-Adaptation-Data/")
+                for e in list(meta.values())[9:]] == list(files)
+        reports = check_path(meta_file)
+        assert [p for r in reports for p in r.problems] == [], domain
+
+
 def test_general_has_all_kinds_with_right_tags(sample):
     kinds = set()
-    for line in (sample / "general/general_sft.jsonl").read_text().splitlines():
+    lines = [line for name in INTERNVL_1_2_GENERAL
+             for line in (sample / f"playground/opensource/{name}.jsonl").read_text().splitlines()]
+    for line in lines:
         row = json.loads(line)
         image = row.get("image")
         tags = sum(t["value"].count("<image>") for t in row["conversations"])

@@ -11,9 +11,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", choices=("train", "val", "test"), required=True,
                         help="train -> JSONL with 0-1000 boxes; val/test -> evaluation JSON")
     parser.add_argument("--out", required=True, help="output .jsonl (train) or .json")
-    parser.add_argument("--split-format", choices=("stems", "objects"), default="stems",
-                        help="what <split>.txt lists: image stems (the sample; default) or "
-                             "global object indices (the RSVG-pytorch release)")
+    parser.add_argument("--split-format", choices=("auto", "stems", "objects"), default="auto",
+                        help="what <split>.txt lists: image stems (the sample) or global "
+                             "object indices (the RSVG-pytorch release); auto (default) "
+                             "detects it from the files")
     parser.add_argument("--image-prefix", default="",
                         help="prefix of every image path, e.g. 'DIOR-RSVG/' for a root one "
                              "level up (InternVL's dior_rsvg_test.json)")

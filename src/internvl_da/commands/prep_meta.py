@@ -1,4 +1,5 @@
-"""`internvl-da prep meta`: a train_meta JSON mixing general SFT data with one domain."""
+"""`internvl-da prep meta`: a train_meta JSON of one's own, mixing general SFT data with one domain
+(the pipeline reads the released metas instead: prep/released.py)."""
 
 from __future__ import annotations
 
@@ -20,12 +21,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--general-repeat", type=float,
                         help="repeat_time of every general dataset (default 0.03, the bdd "
                              "meta file's value; [verify] for the other domains)")
-    parser.add_argument("--sample-dir", metavar="DIR",
-                        help="sample data directory: use the sample pipeline's entries for the "
-                             "general side and/or the domain side when not given explicitly")
-    parser.add_argument("--prepared-dir", metavar="DIR",
-                        help="directory of the prepared JSONLs and stitched images (with "
-                             "--sample-dir; needed for drivelm and remote)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,6 +28,5 @@ def run(args: argparse.Namespace) -> int:
 
     print(prepare_meta(args.domain, args.out, general=args.general,
                        general_meta=args.general_meta, entries=args.entry,
-                       general_repeat=args.general_repeat, sample_dir=args.sample_dir,
-                       prepared_dir=args.prepared_dir))
+                       general_repeat=args.general_repeat))
     return 0

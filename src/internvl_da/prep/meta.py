@@ -2,12 +2,10 @@
 
 The DA recipe trains on the InternVL-1.2 general SFT entries with a small `repeat_time` (0.03
 in the bdd meta file; the other domains' values are [verify]) followed by the domain entries
-(spec training.md §8.2). Two uses:
-- full data: `general_meta` = an InternVL meta file (e.g. `internvl_1_2_finetune.json`, the 9
-  entries of INTERNVL_1_2_GENERAL), every entry re-weighted; domain entries given explicitly;
-- sample data: `sample_general(sample_dir)` and `sample_domain(domain, sample_dir,
-  prepared_dir)` give the entries the pipeline prepares (the general stand-in and the
-  domain's converted JSONLs).
+(spec training.md §8.2). `prep meta` builds a meta of one's own: `general_meta` = an InternVL
+meta file (e.g. `internvl_1_2_finetune.json`, the 9 entries of INTERNVL_1_2_GENERAL), every
+entry re-weighted, and domain entries given explicitly. The pipeline does not build metas: it
+reads the released ones (prep/released.py).
 Entry specs on the command line are `NAME=ANNOTATION,ROOT[,REPEAT[,MAX_DYNAMIC_PATCH]]`
 (commas, not colons: `s3://` roots, which the reference supports, contain a colon).
 Output entries have a fixed key order: root, annotation, data_augment, repeat_time, then the
@@ -93,35 +91,6 @@ def general_from_meta(path: str | Path) -> dict[str, EntrySpec]:
             for name, e in entries.items()}
 
 
-def sample_general(sample_dir: str | Path) -> dict[str, EntrySpec]:
-    """The sample's general SFT stand-in (`general/general_sft.jsonl`)."""
-    s = Path(sample_dir)
-    return {"general": EntrySpec("general", str(s / "general/general_sft.jsonl"),
-                                 str(s / "general/images"))}
-
-
-def sample_domain(domain: str, sample_dir: str | Path, prepared_dir: str | Path | None
-                  ) -> list[EntrySpec]:
-    """The domain entries in the pipeline's layout (src/internvl_da/pipeline.py)."""
-    s = Path(sample_dir)
-    if domain == "medical":  # already InternVL JSONL: used as generated
-        return [EntrySpec("medical", str(s / "medical/medical_sft.jsonl"),
-                          str(s / "medical/images"))]
-    if domain not in DOMAINS:
-        raise ValueError(f"unknown domain {domain!r}; choose from {DOMAINS}")
-    if prepared_dir is None:
-        raise ValueError(f"the {domain} sample entries need the prepared directory")
-    p = Path(prepared_dir)
-    if domain == "drivelm":
-        return [EntrySpec("drivelm", str(p / "drivelm/drivelm_train.jsonl"),
-                          str(p / "drivelm/stitch"))]
-    remote = (("rsvqa_lr", p / "remote/rsvqa_lr_train.jsonl", s / "rsvqa/LR/Images_LR"),
-              ("rsvqa_hr", p / "remote/rsvqa_hr_train.jsonl", s / "rsvqa/HR/Data"),
-              ("dior_rsvg", p / "remote/dior_rsvg_train.jsonl", s / "dior_rsvg"),
-              ("geochat", s / "geochat/geochat_instruct.jsonl", s / "geochat/images"))
-    return [EntrySpec(name, str(ann), str(root)) for name, ann, root in remote]
-
-
 def build_meta(general: dict[str, EntrySpec], domain_entries: list[EntrySpec],
                general_repeat: float = DEFAULT_GENERAL_REPEAT) -> dict[str, dict]:
     """The meta dict: general entries (in order) with repeat_time = general_repeat, then the
@@ -156,7 +125,7 @@ class MetaSummary:
         return "\n".join(lines + [f"note: {n}" for n in self.notes])
 
 
-def _check_files(meta: dict[str, dict]) -> list[tuple[str, float, int, int]]:
+def check_meta_files(meta: dict[str, dict]) -> list[tuple[str, float, int, int]]:
     """Every annotation exists and keeps >= 1 line after repeat_time; local roots exist."""
     missing = [f"{name}: annotation {e['annotation']}" for name, e in meta.items()
                if not os.path.isfile(e["annotation"])]
@@ -188,14 +157,11 @@ def _notes(general: dict[str, EntrySpec], from_meta: bool) -> list[str]:
 
 def prepare_meta(domain: str, out: str | Path, *, general: Sequence[str] = (),
                  general_meta: str | Path | None = None, entries: Sequence[str] = (),
-                 general_repeat: float | None = None,
-                 sample_dir: str | Path | None = None,
-                 prepared_dir: str | Path | None = None) -> MetaSummary:
+                 general_repeat: float | None = None) -> MetaSummary:
     """Write the train_meta JSON of one domain (the `prep meta` command).
 
     `general` / `entries` are entry specs; `general_meta` adds an InternVL meta file's
-    entries; `general_repeat` None = DEFAULT_GENERAL_REPEAT. With `sample_dir`, the sample
-    pipeline's entries fill whichever side (general or domain) was not given explicitly.
+    entries; `general_repeat` None = DEFAULT_GENERAL_REPEAT.
     Every annotation and local root must exist; every dataset must keep at least one line.
     """
     if domain not in DOMAINS:
@@ -207,12 +173,9 @@ def prepare_meta(domain: str, out: str | Path, *, general: Sequence[str] = (),
                 raise ValueError(f"dataset name {name!r} used twice")
             general_specs[name] = entry
     domain_specs = [parse_entry(s) for s in entries]
-    if sample_dir is not None:
-        general_specs = general_specs or sample_general(sample_dir)
-        domain_specs = domain_specs or sample_domain(domain, sample_dir, prepared_dir)
     if general_repeat is None:
         general_repeat = DEFAULT_GENERAL_REPEAT
     meta = build_meta(general_specs, domain_specs, general_repeat)
-    rows = _check_files(meta)
+    rows = check_meta_files(meta)
     write_json(out, meta, indent=2)
     return MetaSummary(str(out), rows, _notes(general_specs, general_meta is not None))

@@ -15,6 +15,9 @@ each listed image). The RSVG-pytorch release lists global object indices instead
 (`split_format="objects"`): its loader counts the objects of every `Annotations/*.xml` in
 directory-walk order and keeps the counts listed; we count in sorted file-name order
 (DIOR stems are zero-padded numbers, so this is the natural order) [verify against the release].
+`split_format="auto"` (the default) tells them apart: stems when every line names an
+`Annotations/<line>.xml`, object indices when every line is a number (indices are not
+zero-padded, so `17` has no `17.xml`), else an error naming `--split-format`.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ RSVQA_SUFFIX = "\nAnswer the question using a single word or phrase."
 # variant -> (file prefix, image folder inside the raw directory)
 RSVQA_FILES = {"lr": ("LR_split_{split}", "Images_LR"), "hr": ("USGS_split_{split}", "Data")}
 RSVQA_SPLITS = {"lr": ("train", "test"), "hr": ("train", "test", "test_phili")}
-DIOR_SPLIT_FORMATS = ("stems", "objects")
+DIOR_SPLIT_FORMATS = ("auto", "stems", "objects")
 
 
 def _field(entry: dict, key: str, source: str, what: str):
@@ -209,6 +212,20 @@ def _split_lines(split_file: Path) -> list[tuple[int, str]]:
     return [(n, s.strip()) for n, s in enumerate(lines, 1) if s.strip()]
 
 
+def detect_split_format(root: str | Path, split: str) -> str:
+    """'stems' or 'objects': what ROOT/<split>.txt lists (module docstring)."""
+    split_file = Path(root) / f"{split}.txt"
+    lines = _split_lines(split_file)
+    if all((Path(root) / "Annotations" / f"{s}.xml").is_file() for _, s in lines):
+        return "stems"
+    if all(s.isdigit() for _, s in lines):
+        return "objects"
+    n, line = next((n, s) for n, s in lines if not s.isdigit())
+    raise SampleError(str(split_file), n, f"{line!r} is neither an image stem with an "
+                      "Annotations/<stem>.xml nor an object index; check the root, or pass "
+                      "--split-format stems|objects")
+
+
 def _dior_selection(root: Path, split: str, split_format: str) -> list[tuple[str, list[int]]]:
     """[(stem, object indices within that file)] in output order."""
     split_file = root / f"{split}.txt"
@@ -218,6 +235,10 @@ def _dior_selection(root: Path, split: str, split_format: str) -> list[tuple[str
         for n, stem in lines:
             if stem in seen:
                 raise SampleError(str(split_file), n, f"stem {stem} repeats line {seen[stem]}")
+            if not (root / "Annotations" / f"{stem}.xml").is_file():
+                raise SampleError(str(split_file), n, f"Annotations/{stem}.xml not found; if "
+                                  f"{split}.txt lists object indices (the RSVG-pytorch "
+                                  "release), pass --split-format objects")
             seen[stem] = n
         return [(stem, []) for stem in seen]  # [] = every object of the file
     try:
@@ -234,7 +255,8 @@ def _dior_selection(root: Path, split: str, split_format: str) -> list[tuple[str
     beyond = sorted(i for i in wanted if not 0 <= i < count)
     if beyond:
         raise SampleError(str(split_file), wanted[beyond[0]],
-                          f"object index {beyond[0]} outside 0..{count - 1}")
+                          f"object index {beyond[0]} outside 0..{count - 1} (if {split}.txt "
+                          "lists image stems, pass --split-format stems)")
     return selection
 
 
@@ -249,7 +271,7 @@ def _check_image_size(path: Path, size: list[int], source: str) -> None:
 
 
 def prepare_dior_rsvg(root: str | Path, split: str, out: str | Path, *,
-                      split_format: str = "stems", image_prefix: str = "",
+                      split_format: str = "auto", image_prefix: str = "",
                       check_images: bool = True) -> int:
     """Convert one DIOR-RSVG split: train -> JSONL, val / test -> evaluation JSON list.
 
@@ -260,6 +282,8 @@ def prepare_dior_rsvg(root: str | Path, split: str, out: str | Path, *,
     if split_format not in DIOR_SPLIT_FORMATS:
         raise ValueError(f"split_format must be one of {DIOR_SPLIT_FORMATS}")
     root = Path(root)
+    if split_format == "auto":
+        split_format = detect_split_format(root, split)
     records = []
     for stem, keep in tqdm(_dior_selection(root, split, split_format), desc="dior-rsvg",
                            leave=False):

@@ -1,4 +1,6 @@
-"""The embedded sample data: every raw format the project reads, generated deterministically.
+"""The embedded sample data: every raw format the project reads, generated deterministically,
+and a miniature of the released InternVL-Domain-Adaptation-Data built from them
+(prep/sample_released.py) that the default pipeline trains and evaluates on.
 
 Layout and formats: docs/data-formats.md. Same seed => identical bytes (fixed JSON key order,
 no timestamps, no absolute paths, explicit encoder settings). Written into a temporary sibling
@@ -20,9 +22,9 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-from internvl_da.prep import sample_driving, sample_general, sample_remote
+from internvl_da.prep import sample_driving, sample_general, sample_released, sample_remote
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 JPEG_QUALITY = 90
 
 
@@ -81,7 +83,7 @@ def _write_all(writer: Writer, seed: int, scale: int) -> dict[str, dict]:
     def rng(part: str) -> random.Random:
         return random.Random(f"{seed}:{part}")
 
-    return {
+    parts = {
         "drivelm": sample_driving.write_drivelm(writer, rng("drivelm"), 4 * scale, 2 * scale),
         "mme_realworld": sample_driving.write_mme_realworld(writer, rng("mme"), 10 * scale),
         "rsvqa": sample_remote.write_rsvqa(writer, rng("rsvqa"), scale),
@@ -89,8 +91,11 @@ def _write_all(writer: Writer, seed: int, scale: int) -> dict[str, dict]:
         "geochat": sample_remote.write_geochat(writer, rng("geochat"), 14 * scale),
         "medical": sample_general.write_medical(writer, rng("medical"), 20 * scale),
         "gmai": sample_general.write_gmai(writer, rng("gmai"), 14 * scale),
-        "general": sample_general.write_general(writer, rng("general"), 21 * scale),
+        "general": sample_general.write_general(writer, rng("general"), 3 * scale),
     }
+    # The released layout, converted from the raw parts above (needs no generator).
+    parts["released"] = sample_released.write_released(writer)
+    return parts
 
 
 def _manifest(root: Path, seed: int, scale: int) -> tuple[dict, int]:

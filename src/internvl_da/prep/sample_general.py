@@ -1,4 +1,4 @@
-"""Sample data, medical and general part: medical JSONL, GMAI-MMBench TSV, general SFT JSONL.
+"""Sample data, medical and general part: medical JSONL, GMAI-MMBench TSV, general SFT JSONLs.
 
 Formats: docs/data-formats.md; GMAI-MMBench columns evaluation.md §7.2. Medical "scans" are
 grey images with one bright blob (the lesion) whose presence and side are known.
@@ -82,31 +82,57 @@ def write_gmai(writer: Writer, rng: random.Random, n: int) -> dict:
     return {"rows": n}
 
 
-def write_general(writer: Writer, rng: random.Random, n: int) -> dict:
-    """Single-image, multi-image and text-only lines (stand-in for the general SFT mixture)."""
+# The nine InternVL-1.2 general SFT datasets (training.md §8.2) with the image root each has in
+# the released metas (`playground/data/` for the ShareGPT4V mixtures, `coco/`, `dvqa/`; the
+# other five are [verify]); images go under `<root>/general/`.
+GENERAL_ROOTS = {
+    "sharegpt4v_instruct_gpt4-vision_cap100k": "playground/data/",
+    "llava_instruct_150k_zh": "playground/data/coco/",
+    "sharegpt4v_mix665k_cap23k_coco-ap9k_lcs3k_sam9k_div2k": "playground/data/",
+    "dvqa_train_200k": "playground/data/dvqa/",
+    "chartqa_train_18k": "playground/data/chartqa/",
+    "ai2d_train_12k": "playground/data/ai2d/",
+    "docvqa_train_10k": "playground/data/docvqa/",
+    "geoqa+": "playground/data/geoqa+/",
+    "synthdog_en": "playground/data/synthdog-en/",
+}
+GENERAL_ANNOTATION = "playground/opensource/{name}.jsonl"
+
+
+def _general_rows(writer: Writer, rng: random.Random, name: str, root: str, n: int) -> list[dict]:
+    """Single-image, multi-image and text-only lines, images under `root`general/."""
     rows = []
-    for k in writer.progress(range(n), "general"):
+    for k in writer.progress(range(n), name):
         kind = ("single", "multi", "text")[k % 3]
         if kind == "text":
             colour = rng.choice(list(synthetic.PALETTE))
-            rows.append({"id": f"general_{k}", "conversations": [
+            rows.append({"id": f"{name}_{k}", "conversations": [
                 {"from": "human", "value": f"Name a shape that could be {colour}."},
                 {"from": "gpt", "value": f"A {colour} {rng.choice(synthetic.SHAPES)}."}]})
             continue
         scenes = [synthetic.random_scene(rng, 320, 240, rng.randint(1, 3))
                   for _ in range(1 if kind == "single" else 2)]
-        names = [f"general_{k:04d}_{i}.jpg" for i in range(len(scenes))]
-        for name, scene in zip(names, scenes, strict=True):
-            writer.image(f"general/images/{name}", synthetic.render(scene))
+        stem = name.replace("+", "plus")
+        names = [f"general/{stem}_{k:04d}_{i}.jpg" for i in range(len(scenes))]
+        for image, scene in zip(names, scenes, strict=True):
+            writer.image(root + image, synthetic.render(scene))
         if kind == "single":
             q, a = synthetic.count_question(rng, scenes[0])
-            rows.append({"id": f"general_{k}", "image": names[0], "conversations": [
+            rows.append({"id": f"{name}_{k}", "image": names[0], "conversations": [
                 {"from": "human", "value": f"<image>\n{q}"}, {"from": "gpt", "value": a}]})
         else:
             more = "first" if len(scenes[0].shapes) >= len(scenes[1].shapes) else "second"
-            rows.append({"id": f"general_{k}", "image": names, "conversations": [
+            rows.append({"id": f"{name}_{k}", "image": names, "conversations": [
                 {"from": "human", "value": "Image-1: <image>\nImage-2: <image>\n"
                                            "Which image has more shapes?"},
                 {"from": "gpt", "value": f"The {more} image."}]})
-    writer.jsonl("general/general_sft.jsonl", rows)
-    return {"lines": n}
+    return rows
+
+
+def write_general(writer: Writer, rng: random.Random, n: int) -> dict:
+    """A miniature of the nine general SFT datasets with their reference names and roots
+    (InternVL-Chat-V1-2-SFT-Data's `<name>.jsonl`, as the released metas place them)."""
+    for name, root in GENERAL_ROOTS.items():
+        writer.jsonl(GENERAL_ANNOTATION.format(name=name),
+                     _general_rows(writer, rng, name, root, n))
+    return {"datasets": len(GENERAL_ROOTS), "lines": n * len(GENERAL_ROOTS)}

@@ -107,9 +107,11 @@ def write_dior_rsvg(writer: Writer, rng: random.Random, n_images: int) -> dict:
     stems, n_objects = [], 0
     for k in writer.progress(range(n_images), "dior-rsvg"):
         stem = f"{k + 1:05d}"
-        scene = synthetic.random_scene(rng, 800, 800, rng.randint(1, 3), (0.2, 0.35))
-        descriptions = [synthetic.describe(s, scene.width) for s in scene.shapes]
-        keep = [i for i, d in enumerate(descriptions) if descriptions.count(d) == 1]
+        keep: list[int] = []
+        while not keep:  # every listed image has a referring expression (else prep refuses it)
+            scene = synthetic.random_scene(rng, 800, 800, rng.randint(1, 3), (0.2, 0.35))
+            descriptions = [synthetic.describe(s, scene.width) for s in scene.shapes]
+            keep = [i for i, d in enumerate(descriptions) if descriptions.count(d) == 1]
         scene = synthetic.Scene(scene.width, scene.height, scene.background,
                                 tuple(scene.shapes[i] for i in keep))
         descriptions = [descriptions[i] for i in keep]
