@@ -46,7 +46,9 @@ def encode_parts(tokenizer, parts: Sequence[tuple[str, bool]], cut_before: set[i
         seg_ids, spans = tokenizer.encode_with_spans(whole[lo:hi], add_special_tokens=k == 0)
         for token, (s, e) in zip(seg_ids, spans, strict=True):
             s, e = s + lo, e + lo
-            trained = e > s and any(a <= s and e <= b for a, b in regions)
+            # SentencePiece gives byte-fallback pieces after a character's first an empty span
+            # at its end; an empty span counts where it sits (BOS and the dummy `▁` sit at 0).
+            trained = any(a <= s and (e <= b if e > s else s < b) for a, b in regions)
             ids.append(token)
             labels.append(token if trained else IGNORE_INDEX)
     return ids, labels
