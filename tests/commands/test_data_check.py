@@ -113,3 +113,23 @@ def test_help_explains_each_option(capsys):
     parser = argparse.ArgumentParser()
     data_check.add_arguments(parser)
     assert all(action.help for action in parser._actions)
+
+
+def test_leading_gpt_turn_is_counted_not_rejected(tmp_path, capsys):
+    """Regression (issue 10): a leading `gpt` turn was an error; the reference drops it and
+    trains on the rest (spec §8.3), so `data check` keeps such lines and counts them."""
+    rows = [
+        {"conversations": [{"from": "gpt", "value": "Hi!"}, *turn("q", "a")]},
+        {"conversations": turn("q", "a")},
+        {"conversations": [{"from": "gpt", "value": "Hi!"}, *turn("q", "a"), *turn("q2", "b")]},
+        {"conversations": [{"from": "gpt", "value": "Hi!"}, {"from": "gpt", "value": "a"}]},
+    ]
+    path = tmp_path / "chat.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(["data", "check", str(path)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"{path}:4: ")  # the rest must still be human/gpt pairs
+    assert out[1] == (f"chat ({path}): 4 lines checked, 1 rejected, 2 kept with a leading gpt "
+                      f"turn dropped")
+    assert out[2] == ("total: 4 lines checked, 1 rejected, 2 kept with a leading gpt turn "
+                      "dropped (1 problems in 1 lines of 1 files)")

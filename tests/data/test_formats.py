@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import pickle
 import random
+from pathlib import Path
 
 import pytest
 import torch
@@ -155,7 +156,10 @@ def test_jsonl_index_pickles_and_works_in_worker_processes(tmp_path):
 
 
 @pytest.mark.slow
-def test_jsonl_index_in_spawned_workers(tmp_path):
+def test_jsonl_index_in_spawned_workers(tmp_path, monkeypatch):
+    # Spawned children unpickle `_Lines` by its module name (tests.data.test_formats), which
+    # pytest's importlib mode does not put on sys.path; the children inherit sys.path.
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2]))
     path = tmp_path / "x.jsonl"
     path.write_text("".join(json.dumps({"id": i}) + "\n" for i in range(20)))
     index = formats.JsonlIndex(path)
@@ -170,12 +174,14 @@ def test_parse_record_kinds_and_leading_gpt():
         {"from": "gpt", "value": "hello"}, {"from": "human", "value": "q"},
         {"from": "gpt", "value": "a"}]}, "f", 3)
     assert rec.kind == "single" and rec.images == ["a.jpg"] and len(rec.conversations) == 2
+    assert rec.dropped_gpt_turn and rec.conversations[0] == {"from": "human", "value": "q"}
     multi = formats.parse_record({"id": 9, "image": ["a", "b"], "conversations": [
         {"from": "human", "value": "<image><image>"}, {"from": "gpt", "value": "a"}]}, "f", 1)
     assert multi.kind == "multi" and multi.id == "9"
     text = formats.parse_record({"conversations": [
         {"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]}, "f", 1)
     assert text.kind == "text" and text.images == [] and text.id == "1"
+    assert not text.dropped_gpt_turn
     for empty in ("", []):  # reference: len(image) == 0 falls through to pure text
         rec = formats.parse_record({"image": empty, "conversations": [
             {"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]}, "f", 1)

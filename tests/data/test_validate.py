@@ -165,7 +165,8 @@ def test_check_meta_uses_each_entry(dataset, tmp_path):
     assert not any("image block" in p.reason for p in problems)
     assert str(problems[-1]) == f"{tmp_path / 'no.jsonl'}: annotation file not found"
     lines = validate.summary_lines(reports)
-    assert lines[0] == f"clean ({clean}): {len(GOOD)} lines checked, 0 rejected"
+    assert lines[0] == (f"clean ({clean}): {len(GOOD)} lines checked, 0 rejected, 1 kept with "
+                        f"a leading gpt turn dropped")
     assert lines[-1].startswith(f"total: {2 * len(GOOD) + len(DEFECTS)} lines checked, "
                                 f"{len(DEFECTS)} rejected")
     bad_meta = tmp_path / "bad.json"

@@ -1,7 +1,8 @@
 """`internvl-da data check`: validate a meta JSON or one JSONL file, report every problem.
 
-Prints each problem as `file:line: reason`, then counts per dataset and a total line; exits 1
-when there is any problem, 0 otherwise (2 on a usage error).
+Prints each problem as `file:line: reason`, then counts per dataset and a total line — lines
+checked, rejected, and kept as the reference keeps them (tail text truncated; a leading gpt
+turn dropped, spec §8.3); exits 1 when there is any problem, 0 otherwise (2 on a usage error).
 """
 
 from __future__ import annotations

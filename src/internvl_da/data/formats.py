@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from internvl_da.data.errors import SampleError
+from internvl_da.data.templates import leading_gpt_turn
 from internvl_da.data.tokens import IMAGE_TAG
 
 _CHUNK = 1 << 22  # 4 MiB reads while indexing
@@ -187,6 +188,7 @@ class Record:
     images: list[str]
     kind: str  # "single" | "multi" | "text"
     conversations: list[dict] = field(default_factory=list)
+    dropped_gpt_turn: bool = False  # a leading gpt turn was dropped (reference, spec §8.3)
 
 
 def _images(obj: dict, bad) -> tuple[list[str], str]:
@@ -217,7 +219,7 @@ def _turns(obj: dict, bad) -> list[dict]:
             raise bad(f"turn {k}: must be an object with a string 'value'")
         if turn.get("from") not in ("human", "gpt"):  # reference templates: KeyError
             raise bad(f"turn {k}: unsupported role {turn.get('from')!r} (human/gpt only)")
-    dropped = 1 if turns[0]["from"] == "gpt" else 0  # reference preprocess: source[1:]
+    dropped = int(leading_gpt_turn(turns))  # reference preprocess: source[1:], not an error
     turns = turns[dropped:]
     if not turns or len(turns) % 2:
         raise bad("conversation must be human/gpt pairs ending with a gpt answer")
@@ -260,7 +262,8 @@ def parse_record(obj: dict, source: str, line: int) -> Record:
     images, kind = _images(obj, bad)
     turns = _turns(obj, bad)
     _check_tags(turns, images, kind, bad)
-    return Record(str(obj.get("id", line)), images, kind, turns)
+    return Record(str(obj.get("id", line)), images, kind, turns,
+                  dropped_gpt_turn=leading_gpt_turn(obj["conversations"]))
 
 
 def resolve_image_path(root: str, rel: str, source: str, line: int | None) -> str:

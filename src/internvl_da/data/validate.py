@@ -4,7 +4,9 @@ Every line is checked and every problem is reported as `file:line: reason`: inva
 order, empty answers, `<image>` tag counts, missing / corrupt / truncated images, paths that
 escape the root and — given a tokenizer — samples whose image block would be cut by
 `max_seq_length`. A sample that is too long only in its tail text is kept, as the reference
-keeps it (§13.2); such samples are counted per dataset, not rejected.
+keeps it (§13.2); such samples are counted per dataset, not rejected. So are samples whose
+conversation starts with a `gpt` turn: the reference drops that turn (§8.3) and trains on the
+rest, and so does internvl-da; the count shows how much text the drop removes.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ class DatasetReport:
     file: str
     checked: int = 0
     tail_truncated: int = 0  # kept: only trailing text exceeds max_seq_length
+    leading_gpt: int = 0  # kept: a leading gpt turn is dropped, as the reference drops it
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -71,8 +74,13 @@ class DatasetReport:
 
     def __str__(self) -> str:
         text = f"{self.name} ({self.file}): {self.checked} lines checked, {self.rejected} rejected"
-        return text + (f", {self.tail_truncated} kept with tail text truncated"
-                       if self.tail_truncated else "")
+        return text + _kept(self.tail_truncated, self.leading_gpt)
+
+
+def _kept(tail_truncated: int, leading_gpt: int) -> str:
+    """The counted, kept cases (empty when there are none)."""
+    return (f", {tail_truncated} kept with tail text truncated" if tail_truncated else "") + \
+        (f", {leading_gpt} kept with a leading gpt turn dropped" if leading_gpt else "")
 
 
 def _options(options: CheckOptions | None, settings: dict) -> CheckOptions:
@@ -132,6 +140,7 @@ def _check_line(index: JsonlIndex, i: int, root: str, options: CheckOptions, max
         return
     sizes, problems = _image_sizes(record, root, source, line, options.check_images)
     report.problems += problems
+    report.leading_gpt += int(record.dropped_gpt_turn and not problems)
     if problems or options.tokenizer is None or None in sizes:
         return
     problem, truncated = _length_check(record, sizes, options, max_num, source, line)
@@ -232,6 +241,7 @@ def summary_lines(reports: list[DatasetReport]) -> list[str]:
     checked = sum(r.checked for r in reports)
     rejected = sum(r.rejected for r in reports)
     problems = [p for r in reports for p in r.problems]
-    total = f"total: {checked} lines checked, {rejected} rejected ({summarise(problems)})"
+    kept = _kept(sum(r.tail_truncated for r in reports), sum(r.leading_gpt for r in reports))
+    total = f"total: {checked} lines checked, {rejected} rejected{kept} ({summarise(problems)})"
     return [str(r) for r in reports] + [total]
 
