@@ -1,10 +1,10 @@
 """`internvl-da eval`: run a benchmark on a checkpoint, write predictions and metrics.
 
-Inputs (in this order): `--annotation FILE --images DIR`; else params `source: released` (the
-paper's files: InternVL-Domain-Adaptation-Data `val/`, MME-RealWorld, GMAI's TSV, located by
-eval.benchmarks.released_inputs) or `source: raw` (the project's conversions). Settings: the
-benchmark's reference defaults < params.yaml `eval.<bench>` < `--max-num/--no-dynamic/
---max-new-tokens`.
+Inputs: `--annotation FILE --images DIR`; else the files the pipeline evaluates
+(`pipeline.eval_inputs`): params `source: released`, the paper's files (InternVL-Domain-
+Adaptation-Data `val/`, MME-RealWorld, GMAI's TSV), or `source: raw`, the project's conversions.
+Settings: the benchmark's reference defaults < params.yaml `eval.<bench>` < `--max-num/
+--no-dynamic/--max-new-tokens`.
 """
 
 from __future__ import annotations
@@ -31,8 +31,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="evaluate this file (released format) instead; needs --images")
     parser.add_argument("--images", metavar="DIR", help="folder the records' images are "
                         "relative to (gmai: where the TSV's images are decoded)")
-    parser.add_argument("--data-root", help="raw releases and images (default: data_roots)")
-    parser.add_argument("--prepared", help="converted annotations (default: data_roots)")
     parser.add_argument("--out", help="output folder (default results/BENCH)")
     parser.add_argument("--max-num", type=int, help="max tiles per image (default: "
                         "eval.<bench>.max_num, else the reference's: gmai 6, others 12)")
@@ -77,15 +75,10 @@ def run(args: argparse.Namespace) -> int:
 
     from internvl_da import repro
     from internvl_da.eval.generate import GenerationSettings
-    from internvl_da.eval.runner import (
-        canonical,
-        distributed_rank,
-        evaluate_files,
-        released_inputs,
-        run_benchmark,
-    )
+    from internvl_da.eval.runner import canonical, distributed_rank, evaluate_files
     from internvl_da.model.registry import get_size
-    from internvl_da.params import data_roots, load_params
+    from internvl_da.params import load_params
+    from internvl_da.pipeline import eval_inputs
 
     bench = canonical(args.bench)
     if (args.annotation is None) != (args.images is None):
@@ -100,26 +93,18 @@ def run(args: argparse.Namespace) -> int:
 
     model.to(inference_device()).eval()
     options = params["eval"]
-    raw, prepared = data_roots(params)
-    raw, prepared = Path(args.data_root or raw), Path(args.prepared or prepared)
     settings = GenerationSettings(spec.template, spec.image_size, spec.tokens_per_tile)
-    common = {"options": bench_options(args, params, bench),
-              "limit": _pick(args.limit, options["limit"]),
-              "batch_size": _pick(args.batch_size, options["batch_size"]),
-              "rank": rank, "world_size": world_size}
-    out = Path(args.out or f"results/{bench}")
-    source = args.source or params.get("source", "raw")
-    if args.annotation is None and source == "raw":
-        metrics = run_benchmark(bench, model, tokenizer, settings, prepared, raw, out, **common)
+    if args.annotation is not None:
+        annotation, images = Path(args.annotation), Path(args.images)
     else:
-        if args.annotation is not None:
-            annotation, images = Path(args.annotation), Path(args.images)
-        else:
-            local_dirs = {k: v["local_dir"] for k, v in params["datasets"].items()}
-            annotation, images = released_inputs(bench, raw, local_dirs,
-                                                 prepared / "gmai/images")
-        metrics = evaluate_files(bench, model, tokenizer, settings, annotation, images, out,
-                                 **common)
+        annotation, images = eval_inputs({**params, "source": args.source or params["source"]},
+                                         bench)
+    metrics = evaluate_files(bench, model, tokenizer, settings, annotation, images,
+                             Path(args.out or f"results/{bench}"),
+                             options=bench_options(args, params, bench),
+                             limit=_pick(args.limit, options["limit"]),
+                             batch_size=_pick(args.batch_size, options["batch_size"]),
+                             rank=rank, world_size=world_size)
     if rank == 0:
         print(json.dumps(metrics, indent=1))
     return 0
