@@ -73,6 +73,16 @@ def test_bad_names_are_errors(params):
      r"models\.4b\.template: 'Hermes-2', but this model was trained with 'phi3-chat'"),
     (lambda p: p["eval"].update(limit="all"), r"eval\.limit: expected int or null"),
     (lambda p: p.pop("eval"), r"eval: missing key"),
+    (lambda p: p["eval"].update(max_num=12), r"eval\.max_num: unknown key"),  # per benchmark now
+    (lambda p: p["eval"]["gmai"].pop("max_num"), r"eval\.gmai\.max_num: missing key"),
+    (lambda p: p["eval"]["dior-rsvg"].update(max_new_tokens=0),
+     r"eval\.dior-rsvg\.max_new_tokens: must be >= 1"),
+    (lambda p: p["eval"]["rsvqa-lr"].update(dynamic="yes"),
+     r"eval\.rsvqa-lr\.dynamic: expected bool"),
+    (lambda p: p.update(source="converted"), r"source: 'converted' is not one of released, raw"),
+    (lambda p: p["released"]["2b"].pop("remote"), r"released\.2b\.remote: missing key"),
+    (lambda p: p["released"]["1b"]["drivelm"].update(template="x"),
+     r"released\.1b\.drivelm\.template: unknown key"),
 ])
 def test_bad_params_name_the_key(params, edit, message):
     bad = copy.deepcopy(params)
@@ -94,3 +104,29 @@ def test_missing_and_broken_files(tmp_path):
     (tmp_path / "p.yaml").write_text("size: [tiny\n")
     with pytest.raises(ParamsError, match=r"p\.yaml: invalid YAML"):
         load_params(tmp_path / "p.yaml")
+
+
+def test_eval_settings_per_benchmark_match_the_references(params):
+    """Issue 10: GMAI-MMBench ran with 12 tiles (one global eval.max_num); VLMEvalKit uses 6
+    (evaluation.md §7.4). Every benchmark has its own settings, equal to the reference's
+    (the eval registry's defaults), and the two lists of benchmark names agree."""
+    from internvl_da.eval.benchmarks import BENCHMARKS, DEFAULT_OPTIONS
+    from internvl_da.params import BENCHMARK_NAMES
+
+    assert set(BENCHMARK_NAMES) == set(BENCHMARKS)
+    assert params["eval"]["gmai"]["max_num"] == 6
+    for bench in BENCHMARK_NAMES:
+        assert params["eval"][bench] == vars(DEFAULT_OPTIONS[bench]), bench
+
+
+def test_released_checkpoints_are_the_published_ones(params):
+    """evaluation.md §9: OpenGVLab/Mini-InternVL2-{1B,2B,4B}-DA-{DriveLM,Medical,RS}."""
+    suffix = {"drivelm": "DriveLM", "medical": "Medical", "remote": "RS"}
+    for size, domains in params["released"].items():
+        for domain, entry in domains.items():
+            assert entry["hub_id"] == f"OpenGVLab/Mini-InternVL2-{size.upper()}-DA-" \
+                                      f"{suffix[domain]}"
+
+
+def test_source_is_not_a_training_setting(params):
+    assert "source" not in train_settings(params, "1b", "remote")
