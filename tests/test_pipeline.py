@@ -163,3 +163,12 @@ def test_dvc_yaml_names_every_stage_and_reads_declared_params():
     report = stages["report"]["deps"]
     assert "results/${size}/released-remote/dior-rsvg" in report
     assert "results/${size}/released-medical/gmai" in report
+
+
+def test_stage_command_runs_the_per_domain_stages(params, workdir, capsys):
+    from internvl_da.cli import main
+
+    assert main(["stage", "released-meta", "--domain", "remote"]) == 0
+    assert "remote.json: 13 datasets" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="validate needs --domain"):
+        main(["stage", "validate"])
