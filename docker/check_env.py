@@ -104,16 +104,19 @@ def stack_mismatches(observed: dict[str, str], expected: dict[str, str]) -> list
     return problems
 
 
-def observed_stack() -> dict[str, str]:
-    """Python, torch, CUDA and C++ ABI of the running interpreter (imports torch)."""
-    import torch
+def observed_stack(keys: set[str]) -> dict[str, str]:
+    """Python, torch, CUDA and C++ ABI of the running interpreter; torch is imported only when a
+    key needs it (the CPU twin's base checks its Python before any torch is installed)."""
+    observed = {"python": f"{sys.version_info.major}.{sys.version_info.minor}"}
+    if keys & {"torch", "cuda", "cxx11_abi"}:
+        import torch
 
-    return {
-        "python": f"{sys.version_info.major}.{sys.version_info.minor}",
-        "torch": torch.__version__,
-        "cuda": str(torch.version.cuda),
-        "cxx11_abi": str(bool(torch._C._GLIBCXX_USE_CXX11_ABI)).upper(),
-    }
+        observed |= {
+            "torch": torch.__version__,
+            "cuda": str(torch.version.cuda),
+            "cxx11_abi": str(bool(torch._C._GLIBCXX_USE_CXX11_ABI)).upper(),
+        }
+    return observed
 
 
 def flash_attn_problems(version: str) -> list[str]:
@@ -159,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
         if value is not None
     }
-    problems = stack_mismatches(observed_stack(), expected) if expected else []
+    problems = stack_mismatches(observed_stack(set(expected)), expected) if expected else []
     if args.lock is not None:
         try:
             pins = read_lock(args.lock)

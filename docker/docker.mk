@@ -6,7 +6,8 @@
 # GPUS: GPUs per node given to the container (a number or `all`). HF_CACHE and DATA_DIR: host
 # folders mounted as the image's HF_HOME and data/. Note that `dvc exp run -S` leaves its
 # overrides in params.yaml (restore it with `git checkout params.yaml` before a CPU run).
-.PHONY: docker-build docker-train docker-eval docker-shell docker-test docker-lint
+.PHONY: docker-build docker-train docker-eval docker-shell docker-test docker-lint docker-cpu \
+	docker-cpu-test
 
 DOCKER_IMAGE ?= internvl-da:torch2.8.0-cu12.8-fa2.8.3
 GPUS ?= all
@@ -54,3 +55,9 @@ docker-test: ## the test suite inside the image (GPU tests included)
 
 docker-lint: setup ## hadolint docker/Dockerfile (offline, no Docker engine)
 	$(BIN)/hadolint docker/Dockerfile
+
+docker-cpu: ## build the CPU twin of docker/Dockerfile with podman (docker/cpu-twin.sh build)
+	bash docker/cpu-twin.sh build
+
+docker-cpu-test: ## CPU twin: build, make test offline as its user, dvc repro == committed dvc.lock
+	bash docker/cpu-twin.sh all

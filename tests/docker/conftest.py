@@ -21,9 +21,13 @@ class Dockerfile:
         return [args for inst, args in self.instructions if inst == name]
 
     def args(self) -> dict[str, str]:
-        """ARG name -> default ('' when the ARG has none)."""
-        pairs = (arg.partition("=") for arg in self.all("ARG"))
-        return {name: default for name, _, default in pairs}
+        """ARG name -> default ('' when the ARG has none). A stage's bare `ARG NAME` re-declares
+        a global ARG and keeps its default."""
+        found: dict[str, str] = {}
+        for name, _, default in (arg.partition("=") for arg in self.all("ARG")):
+            if default or name not in found:
+                found[name] = default
+        return found
 
 
 def parse_dockerfile(text: str) -> Dockerfile:

@@ -4,6 +4,7 @@ on this (CPU) environment's real package metadata."""
 from __future__ import annotations
 
 import importlib.metadata as md
+import sys
 
 import pytest
 
@@ -74,9 +75,9 @@ def test_main_reports_a_malformed_lock_with_its_line(check_env, tmp_path, capsys
 
 
 def test_main_checks_the_stack(check_env, monkeypatch, capsys):
-    monkeypatch.setattr(check_env, "observed_stack", lambda: dict(STACK, torch="2.8.0+cu128"))
+    monkeypatch.setattr(check_env, "observed_stack", lambda k: dict(STACK, torch="2.8.0+cu128"))
     assert check_env.main(["--torch", "2.8.0", "--cuda", "12.8", "--python", "3.11"]) == 0
-    monkeypatch.setattr(check_env, "observed_stack", lambda: dict(STACK, cuda="12.6"))
+    monkeypatch.setattr(check_env, "observed_stack", lambda k: dict(STACK, cuda="12.6"))
     assert check_env.main(["--cuda", "12.8"]) == 1
     assert "cuda: the image has 12.6, this build expects 12.8" in capsys.readouterr().err
 
@@ -99,3 +100,14 @@ def test_absent_modules_are_checked(check_env, capsys):
     assert check_env.present(["yaml", "torchvision_not_a_module"]) == ["yaml"]
     assert check_env.main(["--absent", "yaml"]) == 1
     assert "yaml is importable but must be absent" in capsys.readouterr().err
+
+
+def test_python_check_needs_no_torch(check_env, monkeypatch, capsys):
+    """The CPU twin's base has no torch when the Dockerfile's first RUN checks its Python."""
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now raises ImportError
+    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert check_env.observed_stack({"python"}) == {"python": here}
+    assert check_env.main(["--python", here]) == 0
+    assert f"environment ok: python {here}" in capsys.readouterr().out
+    with pytest.raises(ImportError):
+        check_env.observed_stack({"python", "cuda"})

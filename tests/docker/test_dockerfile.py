@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import shlex
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -18,7 +19,8 @@ from packaging.specifiers import SpecifierSet
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCK = ROOT / "docker" / "requirements-cuda.lock"
-HADOLINT = ROOT / ".venv" / "bin" / "hadolint"
+# the environment running the tests: .venv here, /opt/venv in the CPU twin
+HADOLINT = Path(sys.executable).parent / "hadolint"
 BASE = re.compile(
     r"^pytorch/pytorch:(?P<torch>\d+\.\d+\.\d+)-cuda(?P<cuda>\d+\.\d+)-cudnn\d+-devel"
     r"@sha256:[0-9a-f]{64}$"
@@ -92,14 +94,21 @@ def lock(check_env):
     return check_env.read_lock(LOCK)
 
 
-def test_every_base_image_is_pinned_by_digest(dockerfile):
-    froms = dockerfile.all("FROM")
-    assert len(froms) == 1
-    assert BASE.match(froms[0]), froms[0]
+def test_every_base_image_is_pinned_by_digest(dockerfile, stack):
+    """The image's base is ARG BASE_IMAGE, whose default is pinned by digest; the other stages
+    are the empty wheel folders (scratch) and the FLAVOR alias that picks one of them."""
+    assert BASE.match(stack["BASE_IMAGE"]), stack["BASE_IMAGE"]
+    assert dockerfile.all("FROM") == [
+        "scratch AS wheels-cuda",
+        "scratch AS wheels-cpu",
+        "wheels-${FLAVOR} AS wheels",
+        "${BASE_IMAGE}",
+    ]
+    assert stack["FLAVOR"] == "cuda"
 
 
-def test_base_tag_is_the_declared_stack(dockerfile, stack):
-    base = BASE.match(dockerfile.all("FROM")[0])
+def test_base_tag_is_the_declared_stack(stack):
+    base = BASE.match(stack["BASE_IMAGE"])
     assert (base["torch"], base["cuda"]) == (stack["TORCH_VERSION"], stack["CUDA_VERSION"])
 
 
@@ -201,21 +210,27 @@ def test_shell_split_keeps_quoted_operators():
     assert commands == [["a", "x; y"], ["b"], ["c"], ["d"], ["e"]]
 
 
-def test_lock_installed_into_the_image_is_the_copied_lock(dockerfile):
-    copies = [c.split() for c in dockerfile.all("COPY")]
-    assert ["docker/requirements-cuda.lock", "/opt/internvl-da/requirements-cuda.lock"] in copies
-    assert any("-r /opt/internvl-da/requirements-cuda.lock" in run for run in dockerfile.all("RUN"))
+def test_lock_installed_into_the_image_is_the_copied_lock(dockerfile, stack):
+    copies = [expand(c, stack).split() for c in dockerfile.all("COPY")]
+    assert ["docker/requirements-cuda.lock", "/opt/internvl-da/requirements.lock"] in copies
+    assert any("-r /opt/internvl-da/requirements.lock" in run for run in dockerfile.all("RUN"))
 
 
-def test_apt_packages_are_pinned_and_include_java_and_dejavu(dockerfile):
+def apt_pins(dockerfile, args: dict[str, str]) -> dict[str, str]:
+    """Package -> version of the one `apt-get install`, its ARGs expanded with `args`."""
     runs = [run for run in dockerfile.all("RUN") if "apt-get install" in run]
     assert len(runs) == 1 and "--no-install-recommends" in runs[0]
     words = runs[0].split("apt-get install", 1)[1].split("&&")[0].split()
-    packages = [w for w in words if not w.startswith("-")]
+    packages = [expand(w, args).replace('"', "") for w in words if not w.startswith("-")]
     assert all("=" in p for p in packages), packages
-    names = {p.split("=")[0] for p in packages}
-    assert "fonts-dejavu-core" in names and "git" in names
-    assert any(re.fullmatch(r"openjdk-\d+-jre-headless", n) for n in names)
+    return dict(p.split("=", 1) for p in packages)
+
+
+def test_apt_packages_are_pinned_and_include_java_dejavu_and_make(dockerfile, stack):
+    pins = apt_pins(dockerfile, stack)
+    assert {"fonts-dejavu-core", "git", "make"} <= set(pins)
+    assert any(re.fullmatch(r"openjdk-\d+-jre-headless", n) for n in pins)
+    assert all(version and "$" not in version for version in pins.values()), pins
 
 
 def test_runtime_user_workdir_and_volumes(dockerfile, stack):
@@ -275,25 +290,76 @@ def test_compose_builds_this_dockerfile_and_mounts_repo_cache_and_data(service):
     assert service["working_dir"] == "/workspace"
 
 
-def test_build_context_sends_every_copied_path(dockerfile):
+def twin_args() -> dict[str, str]:
+    """The CPU twin's --build-arg values, as docker/cpu-twin.sh passes them (its `args` step)."""
+    out = subprocess.run(
+        ["bash", str(ROOT / "docker" / "cpu-twin.sh"), "args"],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout
+    pairs = [line.removeprefix("--build-arg ").split("=", 1) for line in out.splitlines()]
+    return dict(pairs)
+
+
+def test_build_context_sends_every_copied_path(dockerfile, stack):
     ignore = (ROOT / "docker" / "Dockerfile.dockerignore").read_text(encoding="utf-8").splitlines()
     allowed = {line[1:].rstrip("/") for line in ignore if line.startswith("!")}
-    sources = [src for copy in dockerfile.all("COPY") for src in copy.split()[:-1]]
-    assert sources and all(Path(src).as_posix().rstrip("/") in allowed for src in sources), sources
+    copies = [c for c in dockerfile.all("COPY") if not c.startswith("--from=")]
+    for args in (stack, {**stack, **twin_args()}):
+        sources = [expand(src, args) for copy in copies for src in copy.split()[:-1]]
+        assert sources and all(Path(s).as_posix().rstrip("/") in allowed for s in sources), sources
+
+
+def check_env_calls(dockerfile, args: dict[str, str], check_env) -> list:
+    """Every check_env.py invocation of the RUN lines, parsed by check_env's own parser."""
+    calls = []
+    for run in dockerfile.all("RUN"):
+        for words in shell_commands(expand(run, args)):
+            if "/opt/internvl-da/check_env.py" in words:
+                calls.append(words[words.index("/opt/internvl-da/check_env.py") + 1 :])
+    return [check_env.parse_args(argv) for argv in calls]
 
 
 def test_build_time_checks_cover_the_whole_stack(dockerfile, stack, check_env):
-    calls = [
-        shlex.split(expand(run, stack).split("check_env.py", 1)[1].split("&&")[0])
-        for run in dockerfile.all("RUN")
-        if "check_env.py" in run
-    ]
-    assert len(calls) == 2
-    first, last = (check_env.parse_args(argv) for argv in calls)
+    calls = check_env_calls(dockerfile, stack, check_env)
     keys = ("PYTHON_VERSION", "TORCH_VERSION", "CUDA_VERSION", "TORCH_CXX11_ABI")
     expected = tuple(stack[key] for key in keys)
-    for args in (first, last):
-        assert (args.python, args.torch, args.cuda, args.cxx11_abi) == expected
-    assert str(last.lock) == "/opt/internvl-da/requirements-cuda.lock"
-    assert last.flash_attn == stack["FLASH_ATTN_VERSION"]
+    full = [c for c in calls if (c.python, c.torch, c.cuda, c.cxx11_abi) == expected]
+    assert len(full) == 2  # the base before anything is installed, the venv after
+    first, last = full
+    assert first.lock is None and not first.absent
+    assert str(last.lock) == "/opt/internvl-da/requirements.lock"
     assert last.absent == ["torchvision", "torchaudio"]
+    assert [c.flash_attn for c in calls if c.flash_attn] == [stack["FLASH_ATTN_VERSION"]]
+
+
+def test_cpu_twin_arguments_are_the_files_args_and_the_cpu_stack(dockerfile, stack, check_env):
+    """docker/cpu-twin.sh only sets ARGs this file declares; FLAVOR=cpu names an existing wheels
+    stage; the twin installs requirements/cpu.lock with its own torch, no CUDA; the apt pins
+    name the same packages; the user is the real image's."""
+    twin = twin_args()
+    assert set(twin) <= set(stack), set(twin) - set(stack)
+    assert f"scratch AS wheels-{twin['FLAVOR']}" in dockerfile.all("FROM")
+    assert twin["FLAVOR"] == "cpu" and twin["OS_CODENAME"] == "bookworm"
+    assert twin["BASE_IMAGE"].startswith("localhost/")
+    cpu = check_env.read_lock(ROOT / twin["LOCK"])
+    assert twin["LOCK"] == "requirements/cpu.lock"
+    assert cpu["torch"].split("+")[0] == twin["TORCH_VERSION"] and twin["CUDA_VERSION"] == "None"
+    merged = {**stack, **twin}
+    assert set(apt_pins(dockerfile, merged)) == set(apt_pins(dockerfile, stack))
+    assert (twin["UID"], twin["GID"]) == (stack["UID"], stack["GID"])
+    # the twin's checks: Python on the bare base, then the whole CPU stack on the venv
+    calls = check_env_calls(dockerfile, merged, check_env)
+    last = [c for c in calls if c.lock is not None]
+    assert len(last) == 1 and (last[0].torch, last[0].cuda) == (twin["TORCH_VERSION"], "None")
+
+
+def test_cpu_lock_meets_every_requirement_of_its_pins(check_env):
+    """Issue 12 regression: requirements/cpu.lock lacked setuptools, which torch requires
+    (>=77.0.3); the image installs the lock with --no-deps, so nothing else brings it in. Every
+    requirement of every pin (this interpreter's markers) must be pinned in the lock and met."""
+    import importlib.metadata as md
+
+    pins = check_env.read_lock(ROOT / "requirements" / "cpu.lock")
+    pinned = lambda name: pins.get(check_env.normalize(name))  # noqa: E731
+    assert check_env.unmet_requirements(sorted(pins), md.requires, pinned) == []
+    assert "setuptools" in pins

@@ -25,6 +25,8 @@ TARGETS = [
     "docker-shell",
     "docker-test",
     "docker-lint",
+    "docker-cpu",
+    "docker-cpu-test",
 ]
 
 
@@ -83,6 +85,8 @@ def test_shell_lint_and_build_commands():
     assert ".venv/bin/hadolint docker/Dockerfile" in make("docker-lint").stdout
     build = in_image_line(make("docker-build"))
     assert build.endswith("docker compose -f docker/compose.yaml build")
+    assert make("docker-cpu").stdout.splitlines() == ["bash docker/cpu-twin.sh build"]
+    assert make("docker-cpu-test").stdout.splitlines() == ["bash docker/cpu-twin.sh all"]
 
 
 def test_help_lists_every_container_target():
@@ -93,7 +97,7 @@ def test_help_lists_every_container_target():
         text=True,
         timeout=60,
     ).stdout
-    listed = re.findall(r"^\s+(docker-[a-z]+)\s", help_text, flags=re.M)
+    listed = re.findall(r"^\s+(docker-[a-z-]+)\s", help_text, flags=re.M)
     assert sorted(listed) == sorted(TARGETS)
 
 
