@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -122,8 +123,11 @@ class StopAt(TrainerCallback):
             raise KeyboardInterrupt("simulated kill")
 
 
-def test_kill_and_resume_gives_identical_weights(toy_meta, tmp_path, monkeypatch):
-    train(toy_meta, tmp_path / "full", max_steps=6, save_steps=3)
+@pytest.mark.parametrize("workers", [0, 2])
+def test_kill_and_resume_gives_identical_weights(toy_meta, tmp_path, monkeypatch, workers):
+    """O(1) resume in the training process and with DataLoader workers (paper profile: one
+    packed shard per worker, each continuing from its saved state)."""
+    train(toy_meta, tmp_path / "full", max_steps=6, save_steps=3, num_workers=workers)
     from internvl_da.train import trainer as trainer_module
 
     original = trainer_module.InternVLTrainer.__init__
@@ -134,9 +138,12 @@ def test_kill_and_resume_gives_identical_weights(toy_meta, tmp_path, monkeypatch
 
     monkeypatch.setattr(trainer_module.InternVLTrainer, "__init__", killing)
     with pytest.raises(KeyboardInterrupt):
-        train(toy_meta, tmp_path / "killed", max_steps=6, save_steps=3)
+        train(toy_meta, tmp_path / "killed", max_steps=6, save_steps=3, num_workers=workers)
     monkeypatch.setattr(trainer_module.InternVLTrainer, "__init__", original)
-    assert (tmp_path / "killed" / "checkpoint-3" / "stream_state_rank0.json").is_file()
-    cfg = recipe("tiny", "remote", **{**FAST, "max_steps": 6, "save_steps": 3})
+    saved = json.loads((tmp_path / "killed" / "checkpoint-3" / "stream_state_rank0.json")
+                       .read_text())
+    assert saved["workers"] == workers and len(saved["shards"]) == max(1, workers)
+    cfg = recipe("tiny", "remote", **{**FAST, "max_steps": 6, "save_steps": 3,
+                                      "num_workers": workers})
     finetune(cfg, toy_meta, tmp_path / "killed", resume=True)
     assert weights_hash(tmp_path / "killed") == weights_hash(tmp_path / "full")
