@@ -16,8 +16,8 @@ from internvl_da.eval.generate import GenerationSettings, generate_ids
 from internvl_da.eval.rsvqa import load as load_rsvqa
 from internvl_da.model.tiny import build_tiny_model
 
-ANNOTATION = Path("data/prepared/sample/remote/rsvqa_lr_test.json")
-IMAGES = Path("data/sample/rsvqa/LR/Images_LR")
+ANNOTATION = Path("data/sample/InternVL-Domain-Adaptation-Data/val/rsvqa_l_test_instruct.json")
+IMAGES = Path("data/sample/InternVL-Domain-Adaptation-Data/images/RSVQA_L/Images_LR")
 
 
 def run(model, tok, settings, items, batch_size):

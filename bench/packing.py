@@ -4,7 +4,8 @@
    text tokens mixed 1:3 with short general samples; packed with the reference packer (16384
    tokens / 48 tiles) vs padded per micro-batch of 4 (to the longest) and the reference's
    unpacked path (every sample padded to 8192).
-2. The sample data's remote meta (data/prepared/sample/meta/remote.json, from `make demo`): useful
+2. The sample data's remote meta (data/prepared/sample/released/meta/remote.json, from
+   `make demo`): useful
    tokens per step and tiny-model training tokens/s, packed vs padded (batch 4).
 
     .venv/bin/python bench/packing.py
@@ -25,7 +26,7 @@ from internvl_da.data.stream import PackedDataset
 from internvl_da.model.tiny import build_tiny_model
 from internvl_da.train.loss import weighted_lm_loss
 
-META = Path("data/prepared/sample/meta/remote.json")
+META = Path("data/prepared/sample/released/meta/remote.json")
 
 
 def length_mix(n: int = 4000, seed: int = 0) -> list[tuple[int, int]]:

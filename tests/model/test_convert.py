@@ -98,10 +98,14 @@ def test_fine_tuned_folder_keeps_what_to_internvl_needs(tmp_path):
     final.mkdir()
     (base / ORIGINAL_DIR / "config.json").write_text("{}")
     (base / ORIGINAL_DIR / "modeling_x.py").write_text("x = 1\n")
-    carry_original_files(base, final)
+    (base / "chat_template.jinja").write_text("tpl")  # convert's top-level tokenizer choice
+    assert carry_original_files(base, final)
     assert (final / ORIGINAL_DIR / "config.json").read_text() == "{}"
     assert (final / ORIGINAL_DIR / "modeling_x.py").read_text() == "x = 1\n"
-    carry_original_files(tmp_path / "tiny-base-without-them", final)  # nothing to carry: no-op
+    assert (final / "chat_template.jinja").read_text() == "tpl"
+    assert not (final / "tokenizer.json").exists()  # none written by convert: none carried
+    # nothing to carry: no-op, and the caller saves its own tokenizer
+    assert not carry_original_files(tmp_path / "tiny-base-without-them", final)
 
 
 def test_internlm2_wqkv_layout():

@@ -36,7 +36,7 @@ def _value(text: str):
 
 
 def run(args: argparse.Namespace) -> int:
-    from internvl_da.params import data_roots, load_params
+    from internvl_da.params import load_params, meta_path
     from internvl_da.train.finetune import finetune
     from internvl_da.train.recipe import recipe
 
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     params = load_params(args.params)
     size = args.size or params["size"]
     cfg = recipe(size, args.domain, params, **overrides)
-    meta = args.meta or str(data_roots(params)[1] / "meta" / f"{args.domain}.json")
+    meta = args.meta or str(meta_path(params, args.domain))
     output = args.output or f"runs/{args.domain}-{size}"
     metrics = finetune(cfg, meta, output, args.checkpoint, args.resume, args.report_to,
                        args.live_dir)

@@ -148,10 +148,3 @@ def normalize_box(box, size) -> list[int]:
     width, height = size
     scales = (width, height, width, height)
     return [min(max(round(v * 1000 / s), 0), 1000) for v, s in zip(box, scales, strict=True)]
-
-
-def denormalize_box(box, size) -> list[float]:
-    """0-1000 box -> pixels (x*W/1000, y*H/1000), clamped to the image, as the DIOR scorer."""
-    width, height = size
-    scales = (width, height, width, height)
-    return [min(max(v * s / 1000, 0), s) for v, s in zip(box, scales, strict=True)]

@@ -204,10 +204,9 @@ def check_path(path: str | Path, root: str | Path | None = None, *,
     if tokenizer_dir is not None:
         if not settings.get("template"):
             raise ValueError("--template is required with --tokenizer")
-        from transformers import AutoTokenizer  # slow import, only when lengths are checked
+        from internvl_da.model.load import load_tokenizer  # slow import, only for lengths
 
-        settings["tokenizer"] = AutoTokenizer.from_pretrained(str(tokenizer_dir),
-                                                              trust_remote_code=False)
+        settings["tokenizer"] = load_tokenizer(tokenizer_dir)
     if path.suffix == ".json":
         if root is not None:
             raise ValueError("--root applies to a .jsonl only; a meta file names its roots")

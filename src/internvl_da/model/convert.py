@@ -180,12 +180,25 @@ def keep_original_files(src: str | Path, keep: str | Path) -> list[str]:
     return names
 
 
-def carry_original_files(src: str | Path, dst: str | Path) -> None:
+# The top-level tokenizer files `_write_tokenizer_files` may write into a native folder.
+NATIVE_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                          "chat_template.jinja")
+
+
+def carry_original_files(src: str | Path, dst: str | Path) -> bool:
     """Copy the original files kept by `convert_to_native` from one native folder to another
-    (a fine-tune's final model), so it can still go `--to-internvl`; no-op without them."""
+    (a fine-tune's final model), so it can still go `--to-internvl`, together with the
+    top-level tokenizer files `convert` chose for plain-transformers users (re-saving an
+    OriginalTokenizer there would put the original files at the top, which transformers 5
+    tokenizes differently). True if there were original files; no-op otherwise."""
     src, dst = Path(src), Path(dst)
-    if (src / ORIGINAL_DIR).is_dir():
-        shutil.copytree(src / ORIGINAL_DIR, dst / ORIGINAL_DIR, dirs_exist_ok=True)
+    if not (src / ORIGINAL_DIR).is_dir():
+        return False
+    shutil.copytree(src / ORIGINAL_DIR, dst / ORIGINAL_DIR, dirs_exist_ok=True)
+    for name in NATIVE_TOKENIZER_FILES:
+        if (src / name).is_file():
+            shutil.copyfile(src / name, dst / name)
+    return True
 
 
 def convert_to_internvl(src: str | Path, dst: str | Path) -> ConvertSummary:

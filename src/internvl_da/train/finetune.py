@@ -219,10 +219,12 @@ def _save_final(trainer, tokenizer, cfg: TrainConfig, output_dir: str | Path,
     if hasattr(model, "merge_and_unload") and cfg.merge_lora:
         model.save_pretrained(Path(output_dir) / "adapter")
         model = model.merge_and_unload()
-    model.save_pretrained(Path(output_dir) / "final")
-    tokenizer.save_pretrained(Path(output_dir) / "final")
-    if checkpoint is not None:  # keep what `convert --to-internvl` needs
-        carry_original_files(checkpoint, Path(output_dir) / "final")
+    final = Path(output_dir) / "final"
+    model.save_pretrained(final)
+    # a converted checkpoint: its original files (what `convert --to-internvl` and load_native
+    # need) and top-level tokenizer files travel as they are; else the tokenizer saves itself
+    if checkpoint is None or not carry_original_files(checkpoint, final):
+        tokenizer.save_pretrained(final)
 
 
 def _write_manifest(output_dir, cfg, meta_path, envelope, trainer) -> None:
