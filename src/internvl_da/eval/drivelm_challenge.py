@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from internvl_da.data.errors import SampleError
+from internvl_da.eval import ptb
 from internvl_da.eval.judge import Judge
 from internvl_da.prep.drivelm import check_tags, iter_qa
 
@@ -133,12 +134,12 @@ def language_metrics(answers: list[str], gts: list[str]) -> dict[str, float]:
     from pycocoevalcap.bleu.bleu import Bleu
     from pycocoevalcap.cider.cider import Cider
     from pycocoevalcap.rouge.rouge import Rouge
-    from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
 
     refs = {i: [{"caption": gt.replace("_UNK", "_UNKNOWN")}] for i, gt in enumerate(gts)}
     hyps = {i: [{"caption": answer}] for i, answer in enumerate(answers)}
     with contextlib.redirect_stdout(io.StringIO()):  # the scorers print progress
-        refs, hyps = PTBTokenizer().tokenize(refs), PTBTokenizer().tokenize(hyps)
+        # the released tokenizer, its temp file outside the (read-only) package: eval/ptb.py
+        refs, hyps = ptb.tokenize(refs), ptb.tokenize(hyps)
         bleu, _ = Bleu(4).compute_score(refs, hyps, verbose=0)
         rouge, _ = Rouge().compute_score(refs, hyps)
         cider, _ = Cider().compute_score(refs, hyps)
