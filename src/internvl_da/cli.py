@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+from typing import NoReturn
+
+from internvl_da import cli_errors as errors
 
 # (group, name) -> (module under internvl_da.commands, one-line help). group None = top level.
 COMMANDS: dict[tuple[str | None, str], tuple[str, str]] = {
@@ -36,11 +40,20 @@ GROUP_HELP = {
 }
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with usage errors on one line: `internvl-da eval: argument ...` (exit 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="internvl-da",
         description="Reproducible Mini-InternVL domain adaptation: data, training, evaluation.",
     )
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of expected errors too (also INTERNVL_DA_DEBUG=1)")
     top = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     groups: dict[str, argparse._SubParsersAction] = {}
     for (group, name), (module_name, help_text) in COMMANDS.items():
@@ -54,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
             sub = groups[group].add_parser(name, help=help_text, description=help_text)
         module = importlib.import_module(f"internvl_da.commands.{module_name}")
         module.add_arguments(sub)
+        # also after the subcommand; SUPPRESS keeps a top-level --debug when it is not repeated
+        sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                         help=argparse.SUPPRESS)
         sub.set_defaults(_run=module.run)
     return parser
 
@@ -63,8 +79,19 @@ def main(argv: list[str] | None = None) -> int:
 
     set_cpu_environment()  # before any command imports torch
     args = build_parser().parse_args(argv)
+    debug = args.debug or os.environ.get("INTERNVL_DA_DEBUG", "") not in ("", "0")
     try:
         return int(args._run(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except SystemExit as exc:  # commands raise SystemExit("message") for argument misuse
+        if not isinstance(exc.code, str):
+            raise
+        print(f"internvl-da {args.command}: {exc.code}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        if debug or not errors.expected(exc):
+            raise
+        print(f"internvl-da: {errors.one_line(exc)}", file=sys.stderr)
+        return 1
