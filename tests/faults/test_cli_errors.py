@@ -32,6 +32,8 @@ BAD_INPUT = [
      "bad_params.yaml: repeat_tmie: unknown key"),
     (["convert", "nowhere", "out"], 1, "nowhere/config.json: No such file or directory"),
     (["stage", "eval"], 2, "eval needs --bench"),
+    (["stage", "eval", "--bench", "gmai", "--results", "r", "--checkpoint", "models/tiny/base"], 2,
+     "'models/tiny/base': expected NAME=DIR"),
     (["train", "--domain", "remote", "--set", "freeze_vit"], 2, "expected KEY=VALUE"),
 ]
 

@@ -56,6 +56,9 @@ def run(args: argparse.Namespace) -> int:
     elif args.name in ("base-model", "released-model"):
         return _model(args, params)
     else:
+        bad = [item for item in args.checkpoint if "=" not in item]
+        if bad:
+            raise SystemExit(f"--checkpoint {bad[0]!r}: expected NAME=DIR, e.g. base=DIR")
         checkpoints = dict(item.split("=", 1) for item in args.checkpoint)
         if not (args.bench and args.results and checkpoints):
             raise SystemExit("eval needs --bench, --results and --checkpoint NAME=DIR")
