@@ -11,6 +11,7 @@ others 12); `released.<size>.<domain>` the released DA checkpoints (evaluation.m
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from pathlib import Path
@@ -200,6 +201,85 @@ def train_settings(params: dict, size: str, domain: str) -> dict:
     settings.update({k: params[k] for k in USER_KEYS if k not in NOT_TRAINING})
     settings["adam_betas"] = tuple(settings["adam_betas"])
     return {"size": size, "domain": domain, **settings}
+
+
+def override_schema() -> dict:
+    """Every key `train --set KEY=VALUE` accepts, with its type: the shared training settings,
+    the per-(size, domain) recipe values and the top-level user keys that are TrainConfig
+    fields — the same schema params.yaml is checked against."""
+    user = {k: v for k, v in USER_KEYS.items() if k not in NOT_TRAINING}
+    return {**train_schema(), **RECIPE_KEYS, **user}
+
+
+BOOL_SPELLINGS = {"true": True, "false": False}  # YAML 1.2's; never `no`/`on`/`1` (issue 11)
+
+
+def _parse_value(key: str, text: str, kind):
+    """`text` as a value of `kind`, or a ParamsError naming the key and the expected type.
+
+    A bool is exactly true/false (any case): YAML 1.1 reads `no` as false and Python's
+    bool("no") is True, so either reading of `freeze_vit=no` would be a silent guess.
+    """
+    def bad(expected: str) -> ParamsError:
+        return ParamsError(f"--set {key}={text}: expected {expected}, got {text!r}")
+
+    if isinstance(kind, types.UnionType):
+        if text.lower() in ("null", "none", "~") and type(None) in typing.get_args(kind):
+            return None
+        kind = next(k for k in typing.get_args(kind) if k is not type(None))
+    if kind is bool:
+        if text.lower() not in BOOL_SPELLINGS:
+            raise bad("a bool (true or false)")
+        return BOOL_SPELLINGS[text.lower()]
+    if kind in (int, float):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise bad("an int" if kind is int else "a float") from None
+        if kind is float and not math.isfinite(value):
+            raise bad("a finite float")
+        return value
+    if typing.get_origin(kind) is tuple:
+        parts = [p.strip() for p in text.strip().strip("[]()").split(",") if p.strip()]
+        inner = typing.get_args(kind)
+        if len(parts) != len(inner):
+            raise bad(f"{_type_name(kind)}, comma-separated")
+        return tuple(_parse_value(key, p, k) for p, k in zip(parts, inner, strict=True))
+    return text
+
+
+def parse_overrides(items: list[str]) -> dict:
+    """`--set KEY=VALUE` items -> checked TrainConfig overrides (the params.yaml schema).
+
+    Unknown keys and values of the wrong type are ParamsErrors naming the key and the
+    expected type; a key set twice is an error rather than last-one-wins.
+    """
+    schema = override_schema()
+    overrides: dict = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ParamsError(f"--set {item!r}: expected KEY=VALUE")
+        if key not in schema:
+            raise ParamsError(f"--set {key}: unknown key (valid: {', '.join(sorted(schema))})")
+        if key in overrides:
+            raise ParamsError(f"--set {key}: given twice")
+        overrides[key] = _parse_value(key, text.strip(), schema[key])
+    return overrides
+
+
+def check_override_types(overrides: dict) -> None:
+    """Programmatic TrainConfig overrides (`recipe(..., **overrides)`) against the same schema:
+    `freeze_vit="no"` is a ParamsError, not a truthy string."""
+    schema = override_schema()
+    for key, value in overrides.items():
+        kind = schema.get(key)
+        if kind is None:
+            continue  # size/domain and unknown names: recipe() reports those
+        if not _matches(list(value) if isinstance(value, tuple) else value, kind):
+            raise ParamsError(f"{key}: expected {_type_name(kind)}, got "
+                              f"{type(value).__name__} ({value!r})")
 
 
 def data_roots(params: dict) -> tuple[Path, Path]:

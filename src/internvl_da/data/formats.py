@@ -24,6 +24,11 @@ _CHUNK = 1 << 22  # 4 MiB reads while indexing
 _BLANK_MAX = 64  # lines up to this many bytes are checked for being whitespace-only
 
 
+# Every key the reference's `build_datasets` reads, plus `length` (spec training.md §8.1: in the
+# released files, never read by the training code).
+META_KEYS = ("root", "annotation", "data_augment", "repeat_time", "max_dynamic_patch", "length")
+
+
 @dataclass(frozen=True)
 class MetaEntry:
     """One dataset of a meta file."""
@@ -54,6 +59,11 @@ def _meta_entry(source: str, name: str, raw) -> MetaEntry:
 
     if not isinstance(raw, dict):
         raise bad("entry must be an object")
+    if unknown := sorted(set(raw) - set(META_KEYS)):  # a typo (`repeat_tmie`) is no default
+        raise bad(f"unknown key {unknown[0]!r} (valid: {', '.join(META_KEYS)})")
+    length = raw.get("length")
+    if length is not None and (isinstance(length, bool) or not isinstance(length, int)):
+        raise bad(f"'length' must be an integer, got {length!r}")
     for key, kind in (("root", str), ("annotation", str), ("data_augment", bool)):
         if key not in raw:
             raise bad(f"missing required key {key!r}")

@@ -15,15 +15,18 @@ from collections import Counter
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from PIL import Image
 from tqdm import tqdm
 
 from internvl_da.data.errors import SampleError
 from internvl_da.data.formats import (
     JsonlIndex,
+    MetaEntry,
     Record,
     load_meta,
     parse_record,
     resolve_image_path,
+    select_lines,
 )
 from internvl_da.data.templates import encode_conversation
 from internvl_da.data.tiling import count_tiles, load_image, tiles_per_image
@@ -55,6 +58,7 @@ class CheckOptions:
     tokens_per_tile: int = 256
     image_size: int = 448
     check_images: bool = True
+    decode_images: bool = True  # False: open headers only (fast; train's check before step 1)
 
 
 @dataclass
@@ -93,13 +97,32 @@ def _options(options: CheckOptions | None, settings: dict) -> CheckOptions:
     return options
 
 
-def _image_sizes(record: Record, root: str, source: str, line: int, check: bool):
+def image_header_size(path: str) -> tuple[int, int]:
+    """(width, height) from the image header, without decoding; missing or unreadable files
+    (not an image, corrupt header) are SampleErrors naming the file. A truncated body passes:
+    only a full decode (`load_image`) finds that."""
+    try:
+        with Image.open(path) as img:
+            return img.size
+    except FileNotFoundError:
+        reason = "image file not found"
+    except (OSError, SyntaxError, ValueError) as exc:
+        reason = f"not a readable image: {exc}"
+    raise SampleError(path, None, reason)
+
+
+def _image_sizes(record: Record, root: str, source: str, line: int, options: CheckOptions):
     """((width, height) per image, or None when images are not opened; problems)."""
     sizes, problems = [], []
     for rel in record.images:
         try:
             path = resolve_image_path(root, rel, source, line)
-            sizes.append(load_image(path).size if check else None)
+            if not options.check_images:
+                sizes.append(None)
+            elif options.decode_images:
+                sizes.append(load_image(path).size)
+            else:
+                sizes.append(image_header_size(path))
         except SampleError as exc:  # load_image names the image file: keep it in the reason
             reason = exc.reason if exc.line else f"{exc.reason}: {exc.source}"
             problems.append(Problem(source, line, reason))
@@ -138,7 +161,7 @@ def _check_line(index: JsonlIndex, i: int, root: str, options: CheckOptions, max
     except SampleError as exc:
         report.problems.append(Problem(source, line, exc.reason))
         return
-    sizes, problems = _image_sizes(record, root, source, line, options.check_images)
+    sizes, problems = _image_sizes(record, root, source, line, options)
     report.problems += problems
     report.leading_gpt += int(record.dropped_gpt_turn and not problems)
     if problems or options.tokenizer is None or None in sizes:
@@ -149,13 +172,18 @@ def _check_line(index: JsonlIndex, i: int, root: str, options: CheckOptions, max
 
 
 def _check_file(name: str, path: str | Path, root: str | Path, options: CheckOptions,
-                max_num: int | None = None) -> DatasetReport:
+                max_num: int | None = None, entry: MetaEntry | None = None) -> DatasetReport:
     report = DatasetReport(name, str(path))
     try:
         index = JsonlIndex(path)
     except SampleError as exc:
         report.problems.append(Problem(exc.source, None, exc.reason))
         return report
+    if entry is not None and not select_lines(len(index), entry.repeat_time):
+        # training would stop on "shard 0 of 1 has no training sample", naming no dataset
+        report.problems.append(Problem(str(path), None, (
+            f"dataset {name!r}: repeat_time {entry.repeat_time} keeps 0 of its {len(index)} "
+            "lines (the reference keeps the first int(N * repeat_time))")))
     for i in tqdm(range(len(index)), desc=f"check {name}", unit="line", leave=False):
         _check_line(index, i, str(root), options, max_num or options.max_num, report)
     return report
@@ -183,7 +211,7 @@ def check_meta_datasets(meta_path: str | Path, options: CheckOptions | None = No
     except SampleError as exc:
         return [DatasetReport(Path(meta_path).stem, str(meta_path),
                               problems=[Problem(exc.source, exc.line, exc.reason)])]
-    return [_check_file(e.name, e.annotation, e.root, options, e.max_dynamic_patch)
+    return [_check_file(e.name, e.annotation, e.root, options, e.max_dynamic_patch, e)
             for e in meta.values()]
 
 

@@ -13,6 +13,7 @@ import dataclasses
 import itertools
 import json
 import os
+import shutil
 from functools import partial
 from importlib import resources
 from pathlib import Path
@@ -27,6 +28,7 @@ from internvl_da.data.stream import WorkerStreams
 from internvl_da.model.convert import carry_original_files
 from internvl_da.model.drop_path import enable_drop_path
 from internvl_da.model.registry import get_size
+from internvl_da.train.checkpoints import apply_plan, plan_start, replace_dir, write_durable
 from internvl_da.train.modules import apply_freezing, apply_lora, check_options
 from internvl_da.train.recipe import TrainConfig, accumulation_steps
 
@@ -153,24 +155,72 @@ def training_arguments(cfg: TrainConfig, output_dir: str | Path, report_to: list
         max_grad_norm=cfg.max_grad_norm, logging_steps=cfg.logging_steps,
         save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=cfg.save_total_limit,
         seed=cfg.seed, data_seed=cfg.seed, bf16=cuda, use_cpu=not cuda, report_to=report_to,
-        remove_unused_columns=False, gradient_checkpointing=cfg.gradient_checkpointing,
-        gradient_checkpointing_kwargs={"use_reentrant": False},
+        # transformers 5.24 renamed gradient_checkpointing* (the old names warn FutureWarning)
+        remove_unused_columns=False, activation_checkpointing=cfg.gradient_checkpointing,
+        activation_checkpointing_kwargs={"use_reentrant": False},
         deepspeed=deepspeed_config(cfg.deepspeed_stage), disable_tqdm=False,
         dataloader_num_workers=cfg.num_workers)
 
 
+class DataCheckError(ValueError):
+    """The training data has problems; raised before the model is built."""
+
+
+def validate_data(meta_path: str | Path, cfg: TrainConfig, spec) -> None:
+    """Every line of every dataset, as `data check` checks it (structure, roles, tags, image
+    paths and headers, repeat_time keeping >= 1 line) before the first step: a bad line fails
+    here with file:line, not at step 184 (issue 11, item 6). Images are not decoded and
+    lengths not tokenized (the pipeline's validate stage does both)."""
+    from internvl_da.data.validate import check_meta_datasets
+
+    reports = check_meta_datasets(meta_path, max_num=cfg.max_dynamic_patch,
+                                  tokens_per_tile=spec.tokens_per_tile,
+                                  image_size=spec.image_size, decode_images=False)
+    problems = [p for r in reports for p in r.problems]
+    if problems:
+        shown = "\n".join(str(p) for p in problems[:5])
+        more = f"\n... and {len(problems) - 5} more" if len(problems) > 5 else ""
+        raise DataCheckError(f"{meta_path}: {len(problems)} problems in the training data "
+                             f"(`internvl-da data check {meta_path}` lists them all):\n"
+                             f"{shown}{more}")
+
+
+def run_identity(cfg: TrainConfig, meta_path: str | Path, checkpoint: str | None) -> dict:
+    """What a checkpoint records about the run that made it; a resume must match it."""
+    return {"train_config": dataclasses.asdict(cfg), "meta": str(meta_path),
+            "base_checkpoint": checkpoint}
+
+
+def _is_main_process() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def finetune(cfg: TrainConfig, meta_path: str | Path, output_dir: str | Path,
              checkpoint: str | None = None, resume: bool = False,
-             report_to: list[str] | None = None, live_dir: str | Path | None = None) -> dict:
+             report_to: list[str] | None = None, live_dir: str | Path | None = None, *,
+             force: bool = False, fresh_if_none: bool = False, log=print) -> dict:
     """Run one fine-tune; returns the final training metrics.
 
     `live_dir`: log loss, lr, grad norm, tokens/s and padding ratio with dvclive into that folder
     (no DVC experiment of its own and no dvc.yaml: the pipeline's dvc.yaml declares the plots).
+    `resume`: continue from the newest complete checkpoint (train/checkpoints.py: an error if
+    there is none, unless `fresh_if_none`); without it, existing checkpoints are an error
+    unless `force`, which deletes them. `log` receives the one-line notes (which checkpoint).
     """
+    from transformers.trainer_callback import ProgressCallback
+
+    from internvl_da.train.console import JsonlLog, QuietProgress
     from internvl_da.train.trainer import InternVLTrainer
 
     spec = get_size(cfg.size)
     meta = check_inputs(cfg, meta_path, spec.tokens_per_tile)
+    validate_data(meta_path, cfg, spec)
+    identity = run_identity(cfg, meta_path, checkpoint)
+    plan = plan_start(output_dir, identity, resume, fresh_if_none, force)
+    for message in plan.messages:
+        log(message)
+    if _is_main_process():
+        apply_plan(plan)
     envelope = repro.configure(cfg.seed, threads=torch.get_num_threads())
     model, tokenizer, spec = build_model(cfg.size, checkpoint, cfg.seed)
     model.config.use_cache = False
@@ -185,11 +235,12 @@ def finetune(cfg: TrainConfig, meta_path: str | Path, output_dir: str | Path,
     trainer = InternVLTrainer(
         model=model,
         args=training_arguments(cfg, output_dir, report_to or [], world_size_from_env()),
-        train_config=cfg, frozen=frozen,
+        train_config=cfg, frozen=frozen, identity=identity,
         train_loader_factory=make_loader_factory(datasets, cfg, tokenizer.pad_token_id),
-        callbacks=_live_callbacks(live_dir))
-    last = _latest_checkpoint(output_dir) if resume else None
-    result = trainer.train(resume_from_checkpoint=last)
+        callbacks=[*_live_callbacks(live_dir), JsonlLog(output_dir)])
+    trainer.remove_callback(ProgressCallback)
+    trainer.add_callback(QuietProgress())
+    result = trainer.train(resume_from_checkpoint=plan.checkpoint)
     _save_final(trainer, tokenizer, cfg, output_dir, checkpoint)
     _write_manifest(output_dir, cfg, meta_path, envelope, trainer)
     return dict(result.metrics)
@@ -204,27 +255,40 @@ def _live_callbacks(live_dir: str | Path | None) -> list:
     return [DVCLiveCallback(live=Live(str(live_dir), save_dvc_exp=False, dvcyaml=False))]
 
 
-def _latest_checkpoint(output_dir: str | Path) -> str | None:
-    found = sorted(Path(output_dir).glob("checkpoint-*"),
-                   key=lambda p: int(p.name.split("-")[1]) if p.name.split("-")[1].isdigit()
-                   else -1)
-    return str(found[-1]) if found else None
+def _staging(final: Path) -> Path:
+    """A fresh hidden sibling of `final` to build it in (same filesystem: rename is atomic)."""
+    staging = final.with_name(f".{final.name}.partial-{os.getpid()}")
+    if staging.exists():
+        shutil.rmtree(staging)
+    return staging
 
 
 def _save_final(trainer, tokenizer, cfg: TrainConfig, output_dir: str | Path,
                 checkpoint: str | None) -> None:
+    """final/ (and adapter/) built in a staging sibling, fsynced and renamed: a kill or a full
+    disk leaves the previous folder or none, never a half-written model (issue 11)."""
     if not trainer.is_world_process_zero():
         return
     model = trainer.model
     if hasattr(model, "merge_and_unload") and cfg.merge_lora:
-        model.save_pretrained(Path(output_dir) / "adapter")
+        adapter = Path(output_dir) / "adapter"
+        staging = _staging(adapter)
+        model.save_pretrained(staging)
+        replace_dir(staging, adapter)
         model = model.merge_and_unload()
     final = Path(output_dir) / "final"
-    model.save_pretrained(final)
-    # a converted checkpoint: its original files (what `convert --to-internvl` and load_native
-    # need) and top-level tokenizer files travel as they are; else the tokenizer saves itself
-    if checkpoint is None or not carry_original_files(checkpoint, final):
-        tokenizer.save_pretrained(final)
+    staging = _staging(final)
+    try:
+        model.save_pretrained(staging)
+        # a converted checkpoint: its original files (what `convert --to-internvl` and
+        # load_native need) and top-level tokenizer files travel as they are; else the
+        # tokenizer saves itself
+        if checkpoint is None or not carry_original_files(checkpoint, staging):
+            tokenizer.save_pretrained(staging)
+        replace_dir(staging, final)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
 
 
 def _write_manifest(output_dir, cfg, meta_path, envelope, trainer) -> None:
@@ -238,5 +302,5 @@ def _write_manifest(output_dir, cfg, meta_path, envelope, trainer) -> None:
                                    "gradient_accumulation_steps":
                                        trainer.args.gradient_accumulation_steps,
                                    "global_batch_size": cfg.global_batch_size})
-    path = Path(output_dir) / "run_manifest.json"
-    path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    write_durable(Path(output_dir) / "run_manifest.json",
+                  json.dumps(manifest, indent=1, sort_keys=True) + "\n")

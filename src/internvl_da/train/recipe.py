@@ -83,10 +83,11 @@ def accumulation_steps(cfg: TrainConfig, world_size: int) -> int:
 
 def recipe(size: str, domain: str, params: dict | None = None, **overrides) -> TrainConfig:
     """The settings of (size, domain) from `params` (default: params.yaml), then `overrides`."""
-    from internvl_da.params import load_params, train_settings
+    from internvl_da.params import check_override_types, load_params, train_settings
 
     settings = train_settings(params if params is not None else load_params(), size, domain)
     unknown = set(overrides) - set(TrainConfig.__dataclass_fields__)
     if unknown:
         raise ValueError(f"unknown training settings: {sorted(unknown)}")
+    check_override_types(overrides)
     return TrainConfig(**{**settings, **overrides})

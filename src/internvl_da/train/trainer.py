@@ -21,6 +21,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -33,6 +34,7 @@ from internvl_da.data.packing import padding_stats
 from internvl_da.data.stream import check_resume, resume_state
 from internvl_da.data.tokens import IGNORE_INDEX
 from internvl_da.fileio import write_json
+from internvl_da.train.checkpoints import MARKER, rotate, write_marker
 from internvl_da.train.loss import weighted_lm_loss
 from internvl_da.train.modules import parts, set_frozen_eval
 
@@ -53,9 +55,12 @@ class InternVLTrainer(Trainer):
     loss_is_scaled_for_ga = False
     resume_stream_state: dict | None = None
 
-    def __init__(self, *args, train_config, frozen=(), train_loader_factory=None, **kwargs):
+    def __init__(self, *args, train_config, frozen=(), train_loader_factory=None,
+                 identity: dict | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.train_config = train_config
+        # what the completion marker records (train/checkpoints.py); a resume must match it
+        self.identity = identity or {"train_config": dataclasses.asdict(train_config)}
         self.frozen = list(frozen)
         self.train_loader_factory = train_loader_factory
         self.stream_tags: dict[int, dict] = {}  # global worker -> its last consumed state
@@ -139,12 +144,25 @@ class InternVLTrainer(Trainer):
         return Path(checkpoint) / f"stream_state_rank{self.args.process_index}.json"
 
     def _save_checkpoint(self, model, trial):
-        super()._save_checkpoint(model, trial)
+        """The Trainer's checkpoint, our stream state, then the completion marker LAST (after
+        every rank has written), then rotation — which must come after the marker, or a kill
+        between the Trainer's rotation and the marker could leave no complete checkpoint."""
+        folder = Path(self.args.output_dir) / f"checkpoint-{self.state.global_step}"
+        if self.args.should_save and (folder / MARKER).exists():
+            (folder / MARKER).unlink()  # overwritten below: not complete until re-marked
+        limit, self.args.save_total_limit = self.args.save_total_limit, None
+        try:
+            super()._save_checkpoint(model, trial)
+        finally:
+            self.args.save_total_limit = limit
         if self.stream_tags:  # O(1) resume: every worker's exact position
-            folder = Path(self.args.output_dir) / f"checkpoint-{self.state.global_step}"
             state = resume_state(self.stream_tags, self.last_shard, self.args.process_index,
                                  self.args.world_size, self.train_config.num_workers)
             write_json(self.stream_state_file(folder), state)
+        self.accelerator.wait_for_everyone()
+        if self.args.should_save:
+            write_marker(folder, self.state.global_step, self.identity)
+            rotate(self.args.output_dir, limit)
 
     def train(self, resume_from_checkpoint=None, **kwargs):
         if resume_from_checkpoint and self.stream_state_file(resume_from_checkpoint).is_file():
