@@ -71,8 +71,10 @@ def test_resumed_run_equals_uninterrupted(bench_dirs, tmp_path):
     # the run manifest sits beside the output folder (its git commit stays out of the hash)
     manifest = json.loads((tmp_path / "full.manifest.json").read_text())
     assert manifest["config"]["benchmark"] == "rsvqa-lr" and manifest["config"]["batch_size"] == 3
-    assert sorted(p.name for p in (tmp_path / "full").iterdir()) == ["metrics.json",
-                                                                     "predictions.jsonl"]
+    # it names the model (issue 11 item 1): here the in-memory weights' sha256
+    assert len(manifest["inputs"]["checkpoint"]["weights_sha256"]) == 64
+    assert sorted(p.name for p in (tmp_path / "full").iterdir()) == [
+        "identity.json", "metrics.json", "predictions.jsonl"]
 
 
 def test_missing_images_listed_before_generation(bench_dirs, tmp_path):

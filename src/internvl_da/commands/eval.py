@@ -4,13 +4,16 @@ Inputs: `--annotation FILE --images DIR`; else the files the pipeline evaluates
 (`pipeline.eval_inputs`): params `source: released`, the paper's files (InternVL-Domain-
 Adaptation-Data `val/`, MME-RealWorld, GMAI's TSV), or `source: raw`, the project's conversions.
 Settings: the benchmark's reference defaults < params.yaml `eval.<bench>` < `--max-num/
---no-dynamic/--max-new-tokens`.
+--no-dynamic/--max-new-tokens`. Output: `--out`, else the pipeline's folder
+results/<size>/<model>/<bench> (`default_out`). A folder holding another run's predictions is
+refused unless `--force` (eval.resume).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import PurePath
 
 NAMES = ("rsvqa-lr", "rsvqa-hr-test1", "rsvqa-hr-test2", "dior-rsvg", "mme-realworld", "gmai",
          "drivelm")
@@ -31,15 +34,48 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="evaluate this file (released format) instead; needs --images")
     parser.add_argument("--images", metavar="DIR", help="folder the records' images are "
                         "relative to (gmai: where the TSV's images are decoded)")
-    parser.add_argument("--out", help="output folder (default results/BENCH)")
-    parser.add_argument("--max-num", type=int, help="max tiles per image (default: "
+    parser.add_argument("--out", help="output folder (default: the pipeline's "
+                        "results/SIZE/MODEL/BENCH; MODEL from --checkpoint, base without)")
+    parser.add_argument("--force", action="store_true", help="discard predictions already in "
+                        "the output folder (by default a run resumes only its own)")
+    parser.add_argument("--max-num", type=positive_int, help="max tiles per image (default: "
                         "eval.<bench>.max_num, else the reference's: gmai 6, others 12)")
     parser.add_argument("--no-dynamic", action="store_true", help="one tile per image")
-    parser.add_argument("--max-new-tokens", type=int, help="default: eval.<bench>, else the "
-                        "reference's for the benchmark")
-    parser.add_argument("--limit", type=int, help="evaluate only the first K samples")
-    parser.add_argument("--batch-size", type=int,
+    parser.add_argument("--max-new-tokens", type=positive_int, help="default: eval.<bench>, "
+                        "else the reference's for the benchmark")
+    parser.add_argument("--limit", type=positive_int, help="evaluate only the first K samples")
+    parser.add_argument("--batch-size", type=positive_int,
                         help="questions per generate call, left-padded")
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1 (`--limit -1` dropped the last sample, `--batch-size
+    0` crashed after creating an empty predictions.jsonl: issue 11 item 5)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def model_name(checkpoint: str | None) -> str:
+    """The pipeline's <model> of a checkpoint folder (pipeline.py's layout):
+    models/<size>/<name> -> name (base, released-<domain>); runs/<size>/<domain>/final ->
+    domain; runs/<size>/<domain>/checkpoint-N -> <domain>-checkpoint-N; no checkpoint (the
+    untrained tiny model, the pipeline's tiny base) -> base; any other folder -> its name."""
+    if checkpoint is None:
+        return "base"
+    parts = PurePath(checkpoint.rstrip("/")).parts
+    if len(parts) >= 4 and parts[-4] == "runs":
+        return parts[-2] if parts[-1] == "final" else f"{parts[-2]}-{parts[-1]}"
+    return parts[-1]
+
+
+def default_out(size: str, checkpoint: str | None, bench: str) -> str:
+    """results/<size>/<model>/<bench>: where `dvc repro` writes the same evaluation."""
+    return f"results/{size}/{model_name(checkpoint)}/{bench}"
 
 
 def _pick(given, default):
@@ -87,7 +123,8 @@ def run(args: argparse.Namespace) -> int:
     seed = _pick(args.seed, params["seed"])
     repro.configure(seed)
     rank, world_size = distributed_rank()
-    spec = get_size(args.size or params["size"])
+    size = args.size or params["size"]
+    spec = get_size(size)
     model, tokenizer = _load_model(args, spec, seed)
     from internvl_da.model.load import inference_device
 
@@ -100,11 +137,12 @@ def run(args: argparse.Namespace) -> int:
         annotation, images = eval_inputs({**params, "source": args.source or params["source"]},
                                          bench)
     metrics = evaluate_files(bench, model, tokenizer, settings, annotation, images,
-                             Path(args.out or f"results/{bench}"),
+                             Path(args.out or default_out(size, args.checkpoint, bench)),
                              options=bench_options(args, params, bench),
                              limit=_pick(args.limit, options["limit"]),
                              batch_size=_pick(args.batch_size, options["batch_size"]),
-                             rank=rank, world_size=world_size)
+                             rank=rank, world_size=world_size, checkpoint=args.checkpoint,
+                             force=args.force)
     if rank == 0:
         print(json.dumps(metrics, indent=1))
     return 0

@@ -1,18 +1,26 @@
 """Loading native InternVL checkpoints: dtype, attention implementation, sanity checks.
 
 Never `trust_remote_code`. flash_attention_2 only when CUDA and flash-attn are present
-(stack-notes §10), else sdpa; bf16 on CUDA, float32 on CPU.
+(stack-notes §10), else sdpa; bf16 on CUDA, float32 on CPU. Weights are safetensors only (a
+pickle `pytorch_model.bin` can run code when loaded); a truncated or missing weight file, and a
+tensor the checkpoint lacks, renames or shapes differently, is an error naming it: transformers
+would initialise it at random and only print a load report (issue 11 item 3).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import struct
 from pathlib import Path
 
 import torch
 
 from internvl_da.data.tokens import IMG_CONTEXT
+
+SAFETENSORS_INDEX = "model.safetensors.index.json"
+PICKLE_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json", "model.pt", "model.pth")
 
 
 def attention_implementation() -> str:
@@ -75,16 +83,99 @@ def load_tokenizer(path: str | Path):
     return AutoTokenizer.from_pretrained(path, trust_remote_code=False)
 
 
+def _check_safetensors_file(path: Path) -> None:
+    """The header parses and the file is as long as the header says (a write stopped by a kill
+    or a full disk leaves it shorter)."""
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+        if len(head) < 8:
+            raise ValueError(f"{path}: truncated safetensors file ({size} bytes)")
+        (length,) = struct.unpack("<Q", head)
+        if length > size - 8:
+            raise ValueError(f"{path}: truncated safetensors file (header of {length} bytes, "
+                             f"file of {size})")
+        try:
+            header = json.loads(handle.read(length))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise ValueError(f"{path}: not a safetensors file (unreadable header)") from None
+    end = max((t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"),
+              default=0)
+    if size != 8 + length + end:
+        raise ValueError(f"{path}: incomplete safetensors file: {size} bytes, the header "
+                         f"describes {8 + length + end} (interrupted write?)")
+
+
+def weight_files(path: str | Path) -> list[Path]:
+    """The checkpoint's safetensors files, each checked complete; pickle weights are refused."""
+    path = Path(path)
+    index = path / SAFETENSORS_INDEX
+    if index.is_file():
+        try:
+            shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+            raise ValueError(f"{index}: invalid safetensors index (no weight_map)") from None
+        files = [path / name for name in shards]
+        missing = [f.name for f in files if not f.is_file()]
+        if missing:
+            raise FileNotFoundError(f"{path}: {len(missing)} weight file(s) named in "
+                                    f"{SAFETENSORS_INDEX} are missing: {missing[:5]}")
+    elif (path / "model.safetensors").is_file():
+        files = [path / "model.safetensors"]
+    else:
+        pickles = [name for name in PICKLE_WEIGHTS if (path / name).is_file()]
+        if pickles:
+            raise ValueError(f"{path}: pickle weights {pickles} refused: internvl-da loads "
+                             "safetensors only (a pickle can run code when loaded); re-save "
+                             "with save_pretrained(safe_serialization=True)")
+        raise FileNotFoundError(f"{path}: no model.safetensors or {SAFETENSORS_INDEX}")
+    for file in files:
+        _check_safetensors_file(file)
+    return files
+
+
+def weights_fingerprint(model: torch.nn.Module) -> str:
+    """sha256 over the state dict as it is in memory (names, dtypes, shapes, bytes): what a
+    model is, however it was built or loaded (eval.resume compares it)."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        flat = tensor.detach().to("cpu").contiguous().reshape(-1)
+        digest.update(f"{name}\0{flat.dtype}\0{tuple(tensor.shape)}\n".encode())
+        digest.update(flat.view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def check_loading_info(path: str | Path, info: dict) -> None:
+    """An error naming every tensor transformers could not load as saved (its report only
+    warns, and fills missing tensors at random)."""
+    problems = []
+    for kind, label in (("missing_keys", "missing"), ("unexpected_keys", "unexpected (renamed "
+                        "or from another architecture)"), ("mismatched_keys", "wrong shape")):
+        keys = sorted(k[0] if isinstance(k, tuple) else k for k in info.get(kind) or ())
+        if keys:
+            shown = ", ".join(keys[:8]) + (f", ... ({len(keys)} in all)" if len(keys) > 8 else "")
+            problems.append(f"{label}: {shown}")
+    problems += [str(msg) for msg in info.get("error_msgs") or ()]
+    if problems:
+        raise ValueError(f"{path}: checkpoint does not match the model; " + "; ".join(problems))
+
+
 def load_native(path: str | Path, dtype: torch.dtype | None = None):
-    """(model, tokenizer) from a native checkpoint folder (tokenizer: `load_tokenizer`)."""
+    """(model, tokenizer) from a native checkpoint folder (tokenizer: `load_tokenizer`); every
+    weight loaded as saved, from safetensors, or an error (`weight_files`, `check_loading_info`)."""
     from transformers import InternVLForConditionalGeneration
 
     check_native_checkpoint(path)
+    weight_files(path)
     tokenizer = load_tokenizer(path)
     image_token = check_tokenizer(tokenizer, str(path))
-    model = InternVLForConditionalGeneration.from_pretrained(
+    # ignore_mismatched_sizes=True only so that a shape mismatch reaches check_loading_info,
+    # which names it, instead of transformers' bare RuntimeError.
+    model, info = InternVLForConditionalGeneration.from_pretrained(
         path, dtype=dtype or default_dtype(), attn_implementation=attention_implementation(),
-        trust_remote_code=False)
+        trust_remote_code=False, use_safetensors=True, output_loading_info=True,
+        ignore_mismatched_sizes=True)
+    check_loading_info(path, info)
     if model.config.image_token_id != image_token:
         raise ValueError(f"{path}: config image_token_id {model.config.image_token_id} != "
                          f"tokenizer {IMG_CONTEXT} id {image_token}")
