@@ -52,19 +52,23 @@ say() { printf '== %s\n' "$*" >&2; }
 die() { printf 'cpu-twin: %s\n' "$*" >&2; exit 1; }
 
 engine() {
-  if [[ $ENGINE == docker ]]; then
-    docker info >/dev/null 2>&1 || die "ENGINE=docker but no Docker daemon answers"
-    return
-  fi
-  [[ $ENGINE == podman ]] || die "ENGINE=$ENGINE: podman or docker"
-  if ! command -v podman >/dev/null || ! command -v mmdebstrap >/dev/null \
-      || ! command -v runc >/dev/null; then
-    say "installing podman, buildah, runc, mmdebstrap (apt-get)"
-    apt-get update -q
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-      podman buildah runc mmdebstrap uidmap netavark ca-certificates
-  fi
+  local need=(mmdebstrap) packages=(mmdebstrap ca-certificates)
+  case $ENGINE in
+    podman) need+=(podman runc); packages+=(podman buildah runc uidmap netavark) ;;
+    docker) docker info >/dev/null 2>&1 || die "ENGINE=docker but no Docker daemon answers" ;;
+    *) die "ENGINE=$ENGINE: podman or docker" ;;
+  esac
+  local tool
+  for tool in "${need[@]}"; do
+    if ! command -v "$tool" >/dev/null; then
+      say "installing ${packages[*]} (apt-get)"
+      apt-get update -q
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${packages[@]}"
+      break
+    fi
+  done
   mkdir -p "$TWIN_STATE"
+  [[ $ENGINE == podman ]] || return 0
   cat > "$TWIN_STATE/containers.conf" <<EOF
 # written by docker/cpu-twin.sh: this VM refuses crun and the default ulimits
 [containers]
@@ -106,9 +110,11 @@ base() {
 
 # A fresh clone of $1 at $2 in $3 (the build context and the run copies: committed files only).
 clone() {
+  local commit
+  commit=$(git -C "$1" rev-parse --verify "$2^{commit}") || die "$1: no commit '$2'"
   rm -rf "$3"
-  git clone -q --no-hardlinks "$1" "$3"
-  git -C "$3" checkout -q --detach "$2"
+  git clone -q --no-hardlinks --no-checkout "$1" "$3"
+  git -C "$3" checkout -q --detach "$commit"
 }
 
 build() {
