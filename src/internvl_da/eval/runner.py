@@ -200,7 +200,9 @@ def _write_manifest(out: Path, identity: Mapping, limit: int | None, batch_size:
     manifest = run_manifest(
         config={"benchmark": identity["benchmark"], **identity["settings"], "limit": limit,
                 "batch_size": batch_size},
-        inputs={"checkpoint": identity["checkpoint"], "annotation": identity["annotation"],
+        inputs={"checkpoint": identity["checkpoint"],
+                "annotation": identity["annotation"]["path"],
+                "annotation_sha256": identity["annotation"]["sha256"],
                 "images": identity["images"]},
         envelope={"torch_threads": torch.get_num_threads(),
                   "deterministic": torch.are_deterministic_algorithms_enabled()},

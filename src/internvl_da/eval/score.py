@@ -3,6 +3,10 @@
 Most benchmarks score each record on its own (FIELDS, judge, score). DriveLM's scorer needs
 the whole ground-truth file and optionally an LLM judge, so it has its own file scorer that
 takes those options (`--gt`, judge settings) and also reads DriveLM's output.json.
+
+Every file is checked first (issue 11 item 4): an id twice is an error naming the file and
+both lines (20 duplicates moved RSVQA-LR Avg from 0.4409 to 0.5229), and a file without a
+single prediction is an error, never `"overall": 0.0`.
 """
 
 from __future__ import annotations
@@ -10,7 +14,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from internvl_da.data.errors import SampleError
 from internvl_da.eval import dior_rsvg, drivelm, gmai, mme_realworld, rsvqa
+from internvl_da.eval.drivelm_challenge import _json_rows
 from internvl_da.fileio import write_jsonl
 
 # Benchmark name -> its module (FIELDS, judge, score).
@@ -20,9 +26,22 @@ MODULES = {"rsvqa-lr": rsvqa, "rsvqa-hr-test1": rsvqa, "rsvqa-hr-test2": rsvqa,
 FILE_SCORERS = {"drivelm": drivelm.score_file}
 
 
+def check_unique(path: str | Path, located: list[tuple[str, object]]) -> None:
+    """(where, id) pairs in file order: none may repeat and there must be at least one."""
+    if not located:
+        raise SampleError(str(path), None, "no predictions (empty file): nothing to score")
+    first: dict = {}
+    for where, key in located:
+        if key in first:
+            raise SampleError(str(path), None, f"id {key!r} appears twice ({first[key]} and "
+                              f"{where}): each sample must be scored once")
+        first[key] = where
+
+
 def read_predictions(path: str | Path, fields: dict) -> list[dict]:
-    """Records of a predictions JSONL; a missing field or wrong type is an error at its line."""
-    records = []
+    """Records of a predictions JSONL; a missing field, a wrong type or a repeated id is an
+    error at its line; an empty file is an error."""
+    records, located = [], []
     for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
@@ -30,14 +49,39 @@ def read_predictions(path: str | Path, fields: dict) -> list[dict]:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             raise ValueError(f"{path}:{number}: invalid JSON: {exc.msg}") from None
-        for key, kind in fields.items():
+        if not isinstance(record, dict):
+            raise ValueError(f"{path}:{number}: expected a JSON object, found "
+                             f"{type(record).__name__}")
+        for key, kind in {"id": (str, int), **fields}.items():
             if key not in record:
                 raise ValueError(f"{path}:{number}: missing field {key!r}")
             if not isinstance(record[key], kind):
                 raise ValueError(f"{path}:{number}: field {key!r} has type "
                                  f"{type(record[key]).__name__}")
         records.append(record)
+        located.append((f"line {number}", record["id"]))
+    check_unique(path, located)
     return records
+
+
+def drivelm_ids(path: str | Path) -> list[tuple[str, object]]:
+    """(where, id) of DriveLM's three prediction formats (drivelm_challenge.read_predictions):
+    output.json / submission `results` by record, predictions.jsonl by line; malformed rows
+    are left to that reader, which names them."""
+    text = Path(path).read_text(encoding="utf-8")
+    rows = _json_rows(Path(path), text)
+    if rows is not None:
+        return [(f"record {k}", r["id"]) for k, r in enumerate(rows, 1)
+                if isinstance(r, dict) and isinstance(r.get("id"), str)]
+    located = []
+    for number, line in enumerate(text.splitlines(), 1):
+        try:
+            row = json.loads(line) if line.strip() else None
+        except json.JSONDecodeError:
+            continue
+        if isinstance(row, dict) and isinstance(row.get("id"), str):
+            located.append((f"line {number}", row["id"]))
+    return located
 
 
 # Options a benchmark module's judge/score accept (MME-RealWorld: which answer extractor).
@@ -48,6 +92,7 @@ def score_file(bench: str, path: str | Path, details: str | Path | None = None,
                **options) -> dict:
     """Metrics of one predictions file; `options` (gt, judge) only for FILE_SCORERS."""
     if bench in FILE_SCORERS:
+        check_unique(path, drivelm_ids(path))
         return FILE_SCORERS[bench](path, details, **options)
     if bench not in MODULES:
         raise ValueError(f"unknown benchmark {bench!r}; "

@@ -160,12 +160,26 @@ def check_loading_info(path: str | Path, info: dict) -> None:
         raise ValueError(f"{path}: checkpoint does not match the model; " + "; ".join(problems))
 
 
+def check_complete(path: str | Path) -> None:
+    """A Trainer `checkpoint-N` folder counts only with the completion marker train writes last
+    (train.checkpoints, issue 11 item 7): without it the run stopped while writing it."""
+    from internvl_da.train.checkpoints import MARKER, PREFIX, step_of
+
+    path = Path(path)
+    if path.name.startswith(PREFIX) and step_of(path) is not None and \
+            not (path / MARKER).is_file():
+        raise ValueError(f"{path}: incomplete checkpoint (no {MARKER}: the run stopped while "
+                         "writing it); evaluate a complete checkpoint or the run's final/")
+
+
 def load_native(path: str | Path, dtype: torch.dtype | None = None):
     """(model, tokenizer) from a native checkpoint folder (tokenizer: `load_tokenizer`); every
-    weight loaded as saved, from safetensors, or an error (`weight_files`, `check_loading_info`)."""
+    weight loaded as saved, from safetensors, or an error (`check_complete`, `weight_files`,
+    `check_loading_info`)."""
     from transformers import InternVLForConditionalGeneration
 
     check_native_checkpoint(path)
+    check_complete(path)
     weight_files(path)
     tokenizer = load_tokenizer(path)
     image_token = check_tokenizer(tokenizer, str(path))
