@@ -54,8 +54,8 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> None:
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError):
-            raise OSError(exc.errno, f"{path}: not written ({exc.strerror or exc}); "
-                          "the previous file, if any, is unchanged") from exc
+            raise OSError(exc.errno, f"not written ({exc.strerror or exc}); the previous "
+                          "file, if any, is unchanged", str(path)) from exc
         raise
     _fsync_dir(path.parent)
 
@@ -145,8 +145,8 @@ class LineAppender:
             os.fsync(self._fd)
         except OSError as exc:
             os.ftruncate(self._fd, self._size)
-            raise OSError(exc.errno, f"{self.path}: could not append ({exc.strerror or exc}); "
-                          "cut back to its last complete line, rerun to resume") from exc
+            raise OSError(exc.errno, f"could not append ({exc.strerror or exc}); cut back to "
+                          "its last complete line, rerun to resume", str(self.path)) from exc
         self._size += len(data)
 
     def close(self) -> None:

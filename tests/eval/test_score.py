@@ -50,13 +50,14 @@ def test_unknown_benchmark_lists_names(tmp_path):
         score_file("vqav2", write(tmp_path / "p.jsonl", []))
 
 
-def test_drivelm_options_only_for_drivelm(tmp_path):
+def test_drivelm_options_only_for_drivelm(tmp_path, capsys):
     preds = write(tmp_path / "p.jsonl", [
         {"id": 1, "question": "q", "prediction": "yes", "answer": "yes", "type": "presence"}])
     with pytest.raises(ValueError, match=r"options \['gt'\] do not apply to 'rsvqa-lr'"):
         score_file("rsvqa-lr", preds, gt=tmp_path / "gt.json")
-    with pytest.raises(ValueError, match="--gt applies only to drivelm, --judge-\\* to drivelm"):
-        main(["score", "rsvqa-lr", str(preds), "--gt", "gt.json"])
+    # the CLI says an expected error in one line (issue 11 item 12) and exits 1
+    assert main(["score", "rsvqa-lr", str(preds), "--gt", "gt.json"]) == 1
+    assert "--gt applies only to drivelm, --judge-* to drivelm" in capsys.readouterr().err
     with pytest.raises(ValueError, match=r"choose from \[.*'drivelm'"):
         score_file("vqav2", preds)
 
