@@ -101,9 +101,12 @@ def test_default_out_is_root_stitch_skip_and_force(drivelm):
     out = root / "stitch" / "scene_frame1.jpg"
     assert out.is_file() and first.written == 2
     original = out.read_bytes()
-    out.write_bytes(b"kept")
+    kept = io.BytesIO()
+    Image.new("RGB", (2688, 896)).save(kept, format="JPEG")  # a whole JPEG, other pixels
+    out.write_bytes(kept.getvalue())
     again = stitch.stitch_all(root, ann)
-    assert (again.written, again.skipped) == (0, 2) and out.read_bytes() == b"kept"
+    assert (again.written, again.skipped, again.replaced) == (0, 2, 0)
+    assert out.read_bytes() == kept.getvalue()
     assert stitch.stitch_all(root, ann, force=True).written == 2
     assert out.read_bytes() == original
 
@@ -158,6 +161,7 @@ def test_camera_errors_name_frame_and_file(drivelm, tmp_path):
                                           "CAM_BACK image not found"):
         stitch.stitch_all(root, ann, tmp_path / "o")
     assert not list((tmp_path / "o").glob(".*.tmp"))
+    assert not list(tmp_path.glob(".o.partial-*"))  # the staging sibling goes on errors too
 
 
 def test_annotation_errors_and_duplicates(drivelm):

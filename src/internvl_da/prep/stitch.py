@@ -9,10 +9,13 @@ Reference bugs fixed (spec training.md §9.4): `../nuscenes/samples/...` resolve
 root instead of `/nuscenes`; the font is a parameter with a clear error when absent; frames are
 not read through a global; sources that are not 1600x900 are rejected (the evaluation
 back-projection hard-codes that size); outputs are written atomically, skipped when present
-unless forced, and produced by a process pool. A repeated frame id is reported and stitched
-once, as in the reference. `stitch_manifest.json` next to the outputs records what their bytes
-depend on besides the inputs: the font file's sha256 and the Pillow, FreeType and libjpeg
-versions.
+unless forced, and produced by a process pool. Atomic outputs (issue 11, item 9): each JPEG
+is written to a temp file in a hidden sibling of the output folder (same filesystem, outside the
+DVC-tracked folder), fsynced and renamed; the sibling is removed on every exit path and, after
+a kill -9, by the next run; a present output that is not a whole JPEG is stitched again.
+A repeated frame id is reported and stitched once, as in the reference. `stitch_manifest.json`
+next to the outputs records what their bytes depend on besides the inputs: the font file's
+sha256 and the Pillow, FreeType and libjpeg versions.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from functools import lru_cache
 from multiprocessing import get_context
@@ -127,42 +131,99 @@ def _camera_paths(data: dict, data_root: str | Path, frame_id: str, source: str)
     return {cam: resolve_camera_path(data_root, paths[cam]) for cam in CAMERA_ORDER}
 
 
-def _save_atomic(image: Image.Image, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+def _save_atomic(image: Image.Image, path: Path, staging: Path) -> None:
+    """JPEG bytes to a temp file in `staging` (a sibling of the output folder on the same
+    filesystem, outside the DVC-tracked folder), fsynced, then renamed to `path`: the final
+    name only ever holds a whole file (issue 11, item 9)."""
+    tmp = staging / f"{path.name}.{os.getpid()}.tmp"
     try:
-        image.save(tmp, format="JPEG")  # Pillow defaults: quality 75, 4:2:0, as the reference
+        with open(tmp, "wb") as handle:
+            image.save(handle, format="JPEG")  # Pillow defaults: quality 75, 4:2:0 (reference)
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
 
 
-def _stitch_job(job: tuple[str, dict, str, str]) -> tuple[str, int | None, str] | None:
+def is_whole_jpeg(path: Path) -> bool:
+    """A kept output must be a whole JPEG of the canvas size: SOI first, EOI last (a file cut
+    by a full disk or a non-atomic copy has no EOI), and a 2688x896 header."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as handle:
+            head = handle.read(2)
+            handle.seek(max(size - 2, 0))
+            tail = handle.read(2)
+        if head != b"\xff\xd8" or tail != b"\xff\xd9":
+            return False
+        with Image.open(path) as img:
+            return img.format == "JPEG" and img.size == (3 * CELL_W, 2 * CELL_H)
+    except (OSError, SyntaxError, ValueError):
+        return False
+
+
+def _stitch_job(job: tuple[str, dict, str, str, str]) -> tuple[str, int | None, str] | None:
     """Stitch and save one frame; a bad input comes back as SampleError's fields.
 
     SampleError cannot be unpickled (its __init__ takes three arguments), so an error raised
     in a pool worker would not reach the parent; it is returned as data and re-raised there.
     """
-    frame_id, paths, out_dir, font_path = job
+    frame_id, paths, out_dir, font_path, staging = job
     try:
         image = stitch_frame(paths, font_path, frame_id)
     except SampleError as exc:
         return exc.source, exc.line, exc.reason
-    _save_atomic(image, Path(out_dir) / f"{frame_id}.jpg")
+    _save_atomic(image, Path(out_dir) / f"{frame_id}.jpg", Path(staging))
     return None
 
 
-def _run_jobs(todo: list[tuple[str, dict, str, str]], workers: int) -> None:
-    with contextlib.ExitStack() as stack:
-        bar = stack.enter_context(tqdm(total=len(todo), desc="stitch", unit="frame", leave=False))
-        if workers > 1 and len(todo) > 1:
-            pool = stack.enter_context(get_context("spawn").Pool(min(workers, len(todo))))
-            results = pool.imap_unordered(_stitch_job, todo)
-        else:
-            results = map(_stitch_job, todo)
-        for error in results:
-            if error is not None:
-                raise SampleError(*error)
-            bar.update()
+def staging_dir(out: Path) -> Path:
+    """This run's temp folder: a hidden sibling of `out` (same filesystem, so the rename into
+    `out` is atomic; not inside the tracked folder, so a kill -9 leaves `out` clean)."""
+    return out.parent / f".{out.name}.partial-{os.getpid()}"
+
+
+def _clean_leftovers(out: Path) -> None:
+    """Temp files of killed runs: staging siblings of dead processes, and `.NAME.PID.tmp`
+    files that earlier versions wrote inside `out`."""
+    for folder in out.parent.glob(f".{out.name}.partial-*"):
+        pid = folder.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+    for stray in out.glob(".*.tmp"):
+        stray.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _run_jobs(todo: list[tuple[str, dict, str, str, str]], workers: int) -> None:
+    """Every job; on any exit (a camera error in one worker, Ctrl-C) the pool is stopped and
+    joined before returning, so no worker writes after the caller removes the staging folder."""
+    pool = None
+    try:
+        with tqdm(total=len(todo), desc="stitch", unit="frame", leave=False) as bar:
+            if workers > 1 and len(todo) > 1:
+                pool = get_context("spawn").Pool(min(workers, len(todo)))
+                results = pool.imap_unordered(_stitch_job, todo)
+            else:
+                results = map(_stitch_job, todo)
+            for error in results:
+                if error is not None:
+                    raise SampleError(*error)
+                bar.update()
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
 
 
 @dataclass(frozen=True)
@@ -174,10 +235,13 @@ class StitchSummary:
     written: int
     skipped: int
     duplicates: tuple[str, ...] = ()
+    replaced: int = 0  # outputs present but not a whole JPEG (cut by a full disk), re-stitched
 
     def __str__(self) -> str:
         text = (f"stitched {self.written} frames into {self.out_dir} "
                 f"({self.skipped} already present, {self.frames} in the annotation)")
+        if self.replaced:
+            text += f"; {self.replaced} present but incomplete, stitched again"
         if self.duplicates:
             shown = ", ".join(self.duplicates[:5]) + (" ..." if len(self.duplicates) > 5 else "")
             text += f"; {len(self.duplicates)} duplicate frame ids stitched once: {shown}"
@@ -200,15 +264,29 @@ def stitch_all(data_root: str | Path, ann_file: str | Path, out_dir: str | Path 
     frames, duplicates = list_frames(raw, data_root, str(ann_file))
     out = Path(out_dir) if out_dir else Path(data_root) / "stitch"
     out.mkdir(parents=True, exist_ok=True)
-    todo = [(fid, paths, str(out), str(font)) for fid, paths in frames
-            if force or not (out / f"{fid}.jpg").exists()]
+    _clean_leftovers(out)
+    staging = staging_dir(out)
+    present = {fid for fid, _ in frames if (out / f"{fid}.jpg").exists()}
+    broken = {fid for fid in present if not force and not is_whole_jpeg(out / f"{fid}.jpg")}
+    todo = [(fid, paths, str(out), str(font), str(staging)) for fid, paths in frames
+            if force or fid not in present or fid in broken]
     manifest = _manifest(font)
     if not force:
         _check_manifest(out, manifest, kept=len(frames) - len(todo))
     write_json(out / MANIFEST_NAME, manifest)  # first, so that an interrupted run can resume
-    _run_jobs(todo, workers)
+    staging.mkdir(exist_ok=True)
+    try:
+        _run_jobs(todo, workers)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    with contextlib.suppress(OSError):  # make the renames durable (not every FS allows it)
+        fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
     return StitchSummary(str(out), len(frames), len(todo), len(frames) - len(todo),
-                         tuple(duplicates))
+                         tuple(duplicates), len(broken))
 
 
 def _manifest(font: Path) -> dict:
