@@ -8,13 +8,17 @@ Every non-weight file of the original folder (config.json, generation_config.jso
 preprocessor_config.json, the tokenizer files, the remote-code *.py) is kept byte for byte in
 `internvl_original/`: `--to-internvl` restores them unchanged, so transformers 4.37.2 with
 trust_remote_code (InternVL, VLMEvalKit) loads the export and tokenizes as the original did
-(issue 9, item 4). The remote code is never imported here.
+(issue 9, item 4). The remote code is never imported here. Both directions build the output in
+a hidden sibling folder and rename it into place at the end: an error leaves no partial output.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,8 +92,46 @@ def _read_original_config(src: Path) -> dict:
     return original
 
 
+@contextmanager
+def _atomic_folder(src: Path, dst: Path) -> Iterator[Path]:
+    """Build the output in a hidden sibling of `dst` and rename it to `dst` only when the
+    whole conversion succeeded: an error (a missing tensor, a full disk) leaves no partial
+    output folder (issue 11, item 10). A previous `dst` is replaced as a whole, so no stale
+    shard of an earlier conversion survives next to the new ones."""
+    if dst.resolve() == src.resolve() or dst.resolve() in src.resolve().parents:
+        raise ValueError(f"{dst}: the output folder must not be or contain the source {src}")
+    staging = dst.parent / f".{dst.name}.partial-{os.getpid()}"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    try:
+        yield staging
+        for path in staging.rglob("*"):
+            if path.is_file():
+                _fsync(path)
+        if dst.exists():
+            old = dst.parent / f".{dst.name}.replaced-{os.getpid()}"
+            os.replace(dst, old)
+            os.replace(staging, dst)
+            shutil.rmtree(old)
+        else:
+            os.replace(staging, dst)
+        _fsync(dst.parent)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if path.is_dir() else 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def convert_to_native(src: str | Path, dst: str | Path) -> ConvertSummary:
-    """Original InternVL2 checkpoint folder -> native folder loadable by from_pretrained."""
+    """Original InternVL2 checkpoint folder -> native folder loadable by from_pretrained
+    (written atomically: all of it or nothing)."""
     src, dst = Path(src), Path(dst)
     original = _read_original_config(src)
     family = llm_family(original, str(src))
@@ -97,15 +139,16 @@ def convert_to_native(src: str | Path, dst: str | Path) -> ConvertSummary:
     tokenizer = load_source_tokenizer(src)
     token_ids = checked_token_ids(tokenizer, original, template, str(src))
     config = native_config(original, family, token_ids["<IMG_CONTEXT>"])
-    count, produced = _convert_weights(src, dst, config, family, original)
-    missing = sorted(set(_expected_shapes(config)) - set(produced) - _tied(config))
-    if missing:
-        raise KeyError(f"{src}: tensors missing for {missing[:5]} ({len(missing)} in all)")
-    config.save_pretrained(dst)
-    keep_original_files(src, dst / ORIGINAL_DIR)
-    notes = _write_tokenizer_files(src, dst, tokenizer, template)
-    save_image_processor(dst, size=original.get("force_image_size") or 448,
-                         max_patches=original.get("max_dynamic_patch", 12))
+    with _atomic_folder(src, dst) as out:
+        count, produced = _convert_weights(src, out, config, family, original)
+        missing = sorted(set(_expected_shapes(config)) - set(produced) - _tied(config))
+        if missing:
+            raise KeyError(f"{src}: tensors missing for {missing[:5]} ({len(missing)} in all)")
+        config.save_pretrained(out)
+        keep_original_files(src, out / ORIGINAL_DIR)
+        notes = _write_tokenizer_files(src, out, tokenizer, template, shown=dst)
+        save_image_processor(out, size=original.get("force_image_size") or 448,
+                             max_patches=original.get("max_dynamic_patch", 12))
     return ConvertSummary(family, count, len(produced), len(_shards(src)), token_ids, notes)
 
 
@@ -131,7 +174,8 @@ def _convert_weights(src: Path, dst: Path, config, family: str, original: dict):
     return count, produced
 
 
-def _write_tokenizer_files(src: Path, dst: Path, tokenizer, template: str) -> tuple[str, ...]:
+def _write_tokenizer_files(src: Path, dst: Path, tokenizer, template: str,
+                           shown: Path | None = None) -> tuple[str, ...]:
     """Top-level tokenizer of the native folder, for plain-transformers users.
 
     A transformers tokenizer folder (tiny checkpoints) is re-saved; for original tokenizer
@@ -144,7 +188,7 @@ def _write_tokenizer_files(src: Path, dst: Path, tokenizer, template: str) -> tu
     else:
         hf, reason = tokenizer, ""
     if hf is None:
-        return (f"no transformers tokenizer written at the top of {dst}: {reason}; "
+        return (f"no transformers tokenizer written at the top of {shown or dst}: {reason}; "
                 f"load_native uses the original files in {ORIGINAL_DIR}/",)
     hf.chat_template = chat_template(template)
     hf.save_pretrained(dst)
@@ -220,7 +264,7 @@ def convert_to_internvl(src: str | Path, dst: str | Path) -> ConvertSummary:
     if model.config.tie_word_embeddings:
         state.pop("lm_head.weight", None)
     tensors = {k: v.contiguous() for k, v in to_original(state, family, heads).items()}
-    dst.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, dst / "model.safetensors", metadata={"format": "pt"})
-    keep_original_files(kept, dst)
+    with _atomic_folder(src, dst) as out:
+        save_file(tensors, out / "model.safetensors", metadata={"format": "pt"})
+        keep_original_files(kept, out)
     return ConvertSummary(family, len(state), len(tensors), 1)
