@@ -26,9 +26,11 @@ MODULES = {"rsvqa-lr": rsvqa, "rsvqa-hr-test1": rsvqa, "rsvqa-hr-test2": rsvqa,
 FILE_SCORERS = {"drivelm": drivelm.score_file}
 
 
-def check_unique(path: str | Path, located: list[tuple[str, object]]) -> None:
-    """(where, id) pairs in file order: none may repeat and there must be at least one."""
-    if not located:
+def check_unique(path: str | Path, located: list[tuple[str, object]],
+                 rows: int | None = None) -> None:
+    """(where, id) pairs in file order: none may repeat; the file holds at least one row
+    (`rows`, default len(located))."""
+    if not (len(located) if rows is None else rows):
         raise SampleError(str(path), None, "no predictions (empty file): nothing to score")
     first: dict = {}
     for where, key in located:
@@ -64,24 +66,26 @@ def read_predictions(path: str | Path, fields: dict) -> list[dict]:
     return records
 
 
-def drivelm_ids(path: str | Path) -> list[tuple[str, object]]:
-    """(where, id) of DriveLM's three prediction formats (drivelm_challenge.read_predictions):
-    output.json / submission `results` by record, predictions.jsonl by line; malformed rows
-    are left to that reader, which names them."""
+def check_drivelm_file(path: str | Path) -> None:
+    """`check_unique` on DriveLM's three prediction formats (drivelm_challenge.read_predictions):
+    output.json / submission `results` by record, predictions.jsonl by line. Rows without a
+    string id are left to that reader, which names them."""
     text = Path(path).read_text(encoding="utf-8")
     rows = _json_rows(Path(path), text)
-    if rows is not None:
-        return [(f"record {k}", r["id"]) for k, r in enumerate(rows, 1)
-                if isinstance(r, dict) and isinstance(r.get("id"), str)]
-    located = []
-    for number, line in enumerate(text.splitlines(), 1):
-        try:
-            row = json.loads(line) if line.strip() else None
-        except json.JSONDecodeError:
-            continue
-        if isinstance(row, dict) and isinstance(row.get("id"), str):
-            located.append((f"line {number}", row["id"]))
-    return located
+    if rows is None:
+        rows, places = [], []
+        for number, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"{path}:{number}: invalid JSON: {exc.msg}") from None
+                places.append(f"line {number}")
+    else:
+        places = [f"record {k}" for k in range(1, len(rows) + 1)]
+    located = [(where, row["id"]) for where, row in zip(places, rows, strict=True)
+               if isinstance(row, dict) and isinstance(row.get("id"), str)]
+    check_unique(path, located, rows=len(rows))
 
 
 # Options a benchmark module's judge/score accept (MME-RealWorld: which answer extractor).
@@ -92,7 +96,7 @@ def score_file(bench: str, path: str | Path, details: str | Path | None = None,
                **options) -> dict:
     """Metrics of one predictions file; `options` (gt, judge) only for FILE_SCORERS."""
     if bench in FILE_SCORERS:
-        check_unique(path, drivelm_ids(path))
+        check_drivelm_file(path)
         return FILE_SCORERS[bench](path, details, **options)
     if bench not in MODULES:
         raise ValueError(f"unknown benchmark {bench!r}; "
