@@ -84,7 +84,7 @@ def test_meta_file(data, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["--tokenizer", "TOK"], "--template is required with --tokenizer"),
+    (["--tokenizer", "TOK", "--size", "8b"], "unknown model size '8b'"),
     (["--root", "ROOT"], "--root applies to a .jsonl only"),
 ])
 def test_usage_errors_exit_2(data, tmp_path, capsys, argv, message):
@@ -133,3 +133,56 @@ def test_leading_gpt_turn_is_counted_not_rejected(tmp_path, capsys):
                       f"turn dropped")
     assert out[2] == ("total: 4 lines checked, 1 rejected, 2 kept with a leading gpt turn "
                       "dropped (1 problems in 1 lines of 1 files)")
+
+
+def test_defaults_come_from_params_and_the_size(data, capsys):
+    """Issue 11, item 15: without flags the tiny model's tiles (4 tokens, 64 px), its template
+    and the params' max_seq_length apply; the 640x480 image of line 4 then fits (12 tiles of
+    4 tokens), where the InternVL2 default (256 tokens a tile) would be needed for --size 1b."""
+    _, clean, _, tok = data
+    assert main(["data", "check", str(clean), "--tokenizer", str(tok)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("total: 2 lines checked, 0 rej")
+    assert main(["data", "check", str(clean), "--tokenizer", str(tok), "--size", "1b",
+                 "--max-seq-length", "600"]) == 1  # 1b: 256 tokens a tile, 448 px tiles
+    assert "cuts an image block" in capsys.readouterr().out
+
+
+def test_jsonl_root_comes_from_the_meta_that_names_it(tmp_path, capsys):
+    """Issue 11, item 15: the released layout names images relative to the meta's root, not
+    the .jsonl's folder; `data check FILE.jsonl` finds the meta above it and says so."""
+    base = tmp_path / "data"
+    (base / "DA/train_data").mkdir(parents=True)
+    (base / "DA/train_meta").mkdir()
+    (base / "DA/images/rs").mkdir(parents=True)
+    Image.new("RGB", (64, 64)).save(base / "DA/images/rs/0.png")
+    jsonl = base / "DA/train_data/rs.jsonl"
+    jsonl.write_text(json.dumps({"image": "0.png", "conversations": turn("<image>\nq", "a")})
+                     + "\n")
+    (base / "DA/train_meta/remote.json").write_text(json.dumps({"rs": {
+        "root": "DA/images/rs/", "annotation": "DA/train_data/rs.jsonl",
+        "data_augment": False, "repeat_time": 1}}))
+    assert main(["data", "check", str(jsonl)]) == 0
+    captured = capsys.readouterr()
+    assert f"image root {base / 'DA/images/rs'} (dataset 'rs' of " in captured.err
+    (base / "DA/train_meta/remote.json").unlink()  # no meta: the .jsonl's folder, as before
+    assert main(["data", "check", str(jsonl)]) == 1
+    assert "image file not found" in capsys.readouterr().out
+
+
+def test_meta_typo_and_empty_repeat_are_errors(tmp_path, capsys):
+    """Issue 11, item 6: `repeat_tmie` was ignored (repeat_time then missing or defaulted) and
+    a repeat_time keeping 0 lines passed, failing training later without a dataset name."""
+    jsonl = tmp_path / "a.jsonl"
+    jsonl.write_text("".join(json.dumps({"conversations": turn("q", "a")}) + "\n"
+                             for _ in range(3)))
+    meta = tmp_path / "meta.json"
+    entry = {"root": str(tmp_path), "annotation": str(jsonl), "data_augment": False,
+             "repeat_time": 1, "repeat_tmie": 2}
+    meta.write_text(json.dumps({"small": entry}))
+    assert main(["data", "check", str(meta)]) == 1
+    assert "dataset 'small': unknown key 'repeat_tmie'" in capsys.readouterr().out
+    del entry["repeat_tmie"]
+    meta.write_text(json.dumps({"small": {**entry, "repeat_time": 0.2}}))
+    assert main(["data", "check", str(meta)]) == 1
+    out = capsys.readouterr().out
+    assert "dataset 'small': repeat_time 0.2 keeps 0 of its 3 lines" in out

@@ -11,6 +11,7 @@ rest, and so does internvl-da; the count shows how much text the drop removes.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -219,6 +220,46 @@ def check_meta(meta_path: str | Path, options: CheckOptions | None = None,
                **settings) -> list[Problem]:
     """Every problem of every dataset of a meta file."""
     return [p for r in check_meta_datasets(meta_path, options, **settings) for p in r.problems]
+
+
+# Where meta files sit relative to a folder: the released layout (`<dataset>/train_meta/`) and
+# the pipeline's prepared metas (`<source>/meta/`).
+META_GLOBS = ("train_meta/*.json", "*/train_meta/*.json", "meta/*.json", "*/meta/*.json")
+
+
+def meta_root_for(jsonl: str | Path, levels: int = 4) -> tuple[str, Path, str] | None:
+    """(image root, meta file, dataset name) of the first meta that names `jsonl` as an
+    annotation, searched in the folders above it (nearest first); None when none does.
+
+    The released metas name their files relative to the data folder (spec training.md §8.1,
+    the reference resolves them against the working directory), so a relative annotation is
+    tried against the folder the meta was found under and against the working directory.
+    """
+    target = Path(jsonl).resolve()
+    for folder in list(target.parents)[:levels]:
+        for pattern in META_GLOBS:
+            for meta in sorted(folder.glob(pattern)):
+                if found := _entry_naming(meta, target, (folder, Path.cwd())):
+                    return found
+    return None
+
+
+def _entry_naming(meta: Path, target: Path, bases) -> tuple[str, Path, str] | None:
+    try:
+        raw = json.loads(meta.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(raw, dict):
+        return None
+    for name, entry in raw.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("annotation"), str) \
+                or not isinstance(entry.get("root"), str):
+            continue
+        for base in bases:
+            if (base / entry["annotation"]).resolve() == target:
+                root = entry["root"]
+                return (root if root.startswith("s3://") else str(base / root)), meta, name
+    return None
 
 
 def check_path(path: str | Path, root: str | Path | None = None, *,
