@@ -99,8 +99,11 @@ def _check_safetensors_file(path: Path) -> None:
             header = json.loads(handle.read(length))
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise ValueError(f"{path}: not a safetensors file (unreadable header)") from None
-    end = max((t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"),
-              default=0)
+    try:
+        end = max((int(t["data_offsets"][1]) for k, t in header.items() if k != "__metadata__"),
+                  default=0)
+    except (KeyError, TypeError, IndexError, ValueError, AttributeError):
+        raise ValueError(f"{path}: not a safetensors file (malformed header)") from None
     if size != 8 + length + end:
         raise ValueError(f"{path}: incomplete safetensors file: {size} bytes, the header "
                          f"describes {8 + length + end} (interrupted write?)")
