@@ -61,6 +61,9 @@ experiments: setup ## dvc exp show, chosen columns: changed settings, headline m
 	@$(DVC) exp show $(EXP_SHOW) --no-pager --drop '.*' --keep 'Experiment|Created' \
 		--keep '($(EXP_PARAMS))$$' --keep '$(EXP_METRICS)'
 
+readme-check: setup ## CI: every README command line, cheap form, in a fresh shell after the set-up line
+	@$(BIN)/python tools/readme_check.py
+
 repro-check: setup ## CI: rerun the default pipeline from scratch; dvc.lock must not change
 	$(DVC) repro --force
 	git diff --exit-code dvc.lock && echo "dvc.lock unchanged: every output hash reproduced"
