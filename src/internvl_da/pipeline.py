@@ -235,6 +235,6 @@ def evaluate(params: dict, bench: str, results: str | Path, checkpoints: dict[st
         metrics = evaluate_files(bench, model, tokenizer, settings, annotation, images,
                                  Path(results) / name / bench, options=options[bench],
                                  limit=options["limit"], batch_size=options["batch_size"],
-                                 rank=rank, world_size=world_size)
+                                 rank=rank, world_size=world_size, checkpoint=checkpoint)
         if rank == 0:
             print(f"{bench} [{name}]: {json.dumps(metrics)}")
