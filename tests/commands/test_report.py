@@ -27,10 +27,10 @@ def test_report_prints_and_writes(tmp_path, capsys):
 
 
 def test_report_out_and_errors(tmp_path, capsys):
-    assert cli.main(["report", "--results", str(tmp_path)]) == 2
+    assert cli.main(["report", "--results", str(tmp_path)]) == 1
     assert "no <model>/<bench>/metrics.json found" in capsys.readouterr().err
     write(tmp_path, "base", "gmai", {"overall": 0.4})
-    assert cli.main(["report", "--results", str(tmp_path), "--size", "7b"]) == 2
+    assert cli.main(["report", "--results", str(tmp_path), "--size", "7b"]) == 1
     assert "unknown model size '7b'" in capsys.readouterr().err
     out = tmp_path / "docs" / "table.md"
     assert cli.main(["report", "--results", str(tmp_path), "--out", str(out)]) == 0

@@ -79,5 +79,6 @@ def test_cli(tmp_path, capsys):
     assert cli.main(["export-vlmevalkit", "--checkpoint", str(tmp_path / "ckpt"),
                      "--name", "DA-1B"]) == 0
     assert "'DA-1B': partial(InternVLChat" in capsys.readouterr().out
-    assert cli.main(["export-vlmevalkit", "--checkpoint", str(tmp_path), "--name", "x"]) == 2
-    assert "error:" in capsys.readouterr().err
+    assert cli.main(["export-vlmevalkit", "--checkpoint", str(tmp_path), "--name", "x"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("internvl-da: ") and len(err.strip().splitlines()) == 1

@@ -17,11 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from internvl_da.eval.vlmevalkit import registration_snippet
 
-    try:
-        snippet = registration_snippet(args.checkpoint, args.name)
-    except (ValueError, OSError) as exc:  # not an original-layout checkpoint, bad name
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    # not an original-layout checkpoint, bad name: ValueError/OSError, one line (exit 1)
+    snippet = registration_snippet(args.checkpoint, args.name)
     print(snippet, end="")
     if "# WARNING:" in snippet:
         print("warning: remote-code files missing (see the last line)", file=sys.stderr)

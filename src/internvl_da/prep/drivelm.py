@@ -22,13 +22,12 @@ Decisions where the release is [verify]:
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 from internvl_da.data.coords import RAW_TAG, normalize_tags
 from internvl_da.data.errors import SampleError
-from internvl_da.fileio import write_jsonl
+from internvl_da.fileio import read_json_object, write_jsonl
 
 QA_ORDER = ("perception", "prediction", "planning", "behavior")
 OBJECT_HINT = (
@@ -131,7 +130,7 @@ def prepare_drivelm(ann_file: str | Path, out: str | Path, split: str = "train",
                     object_hint: bool = False, image_ext: str = ".jpg",
                     decimals: int = 0) -> int:
     """Convert one DriveLM annotation file to JSONL (atomic write); returns the line count."""
-    raw = json.loads(Path(ann_file).read_text(encoding="utf-8"))
+    raw = read_json_object(ann_file)  # DriveLM QA: {scene: {...}}; bad JSON names the file
     records = convert_drivelm(raw, split, object_hint, str(ann_file), image_ext, decimals)
     write_jsonl(out, records)
     return len(records)
