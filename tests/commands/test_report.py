@@ -22,8 +22,9 @@ def test_report_prints_and_writes(tmp_path, capsys):
     assert "| ours: remote (after adaptation) | n/a |" in out and "| 75.00 |" in out
     assert "| released: OpenGVLab/Mini-InternVL2-1B-DA-RS (our evaluation) | n/a |" in out
     flat = json.loads((tmp_path / "metrics" / "dior-rsvg.json").read_text())
-    assert flat == {"base": {"acc@0.5": 0.25, "correct": 1, "total": 4},
-                    "remote": {"acc@0.5": 0.75, "correct": 3, "total": 4}}
+    # keyed by benchmark so that dvc exp show's column names are unique and short
+    assert flat == {"dior-rsvg": {"base": {"acc@0.5": 0.25, "correct": 1, "total": 4},
+                                  "remote": {"acc@0.5": 0.75, "correct": 3, "total": 4}}}
 
 
 def test_report_out_and_errors(tmp_path, capsys):

@@ -100,12 +100,12 @@ def test_tiny_shows_paper_rows_as_reference_only(tree):
 
 def test_flat_metric_files(tree):
     write_report(tree, size="1b")
-    mme = json.loads((tree / "metrics" / "mme-realworld.json").read_text())
+    mme = json.loads((tree / "metrics" / "mme-realworld.json").read_text())["mme-realworld"]
     assert mme == {"base": {"overall": 0.3, "per_category/Objects_Count": 0.5,
                             "per_task/Perception": 0.35, "per_task/Reasoning": 0.2},
                    "drivelm": {"overall": 0.455, "per_category/Objects_Count": 0.5,
                                "per_task/Perception": 0.5, "per_task/Reasoning": 0.3125}}
-    drive = json.loads((tree / "metrics" / "drivelm.json").read_text())
+    drive = json.loads((tree / "metrics" / "drivelm.json").read_text())["drivelm"]
     assert set(drive) == {"drivelm"}
     assert "chatgpt" not in drive["drivelm"]  # null: not a number
     assert drive["drivelm"]["language/CIDEr"] == 0.15
@@ -177,5 +177,5 @@ def test_released_checkpoint_rows_between_paper_and_ours(tree):
     remote = section(write_report(tree, size="tiny"), "Remote sensing")
     assert "| released: stand-in for the DA-RS checkpoint (size tiny) | n/a |" in remote
     assert "`released-remote/dior-rsvg/metrics.json` not found (not run)" in remote
-    flat = json.loads((tree / "metrics" / "mme-realworld.json").read_text())
+    flat = json.loads((tree / "metrics" / "mme-realworld.json").read_text())["mme-realworld"]
     assert flat["released-drivelm"] == {"overall": 0.3887, "per_task/Perception": 0.4295}

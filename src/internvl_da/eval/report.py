@@ -281,7 +281,8 @@ def flat_metrics(found: dict) -> dict[str, dict[str, dict[str, float]]]:
 
 def write_report(results: str | Path, out: str | Path | None = None,
                  size: str | None = None) -> str:
-    """Write results.md and `metrics/<bench>.json` under `results`; return the markdown."""
+    """Write results.md and `metrics/<bench>.json` ({bench: {model: metrics}}) under `results`;
+    return the markdown."""
     results = Path(results)
     found, ignored = load_results(results)
     for path in ignored:
@@ -289,7 +290,7 @@ def write_report(results: str | Path, out: str | Path | None = None,
               f"{MODELS} and bench in {BENCHES})", file=sys.stderr)
     text = render(found, size)
     write_text_atomic(Path(out) if out else results / "results.md", text)
-    for bench, by_model in flat_metrics(found).items():
-        write_text_atomic(results / "metrics" / f"{bench}.json",
-                          json.dumps(by_model, indent=1, sort_keys=True) + "\n")
+    for bench, by_model in flat_metrics(found).items():  # keyed by bench: short, unique
+        write_text_atomic(results / "metrics" / f"{bench}.json",  # dvc exp show columns
+                          json.dumps({bench: by_model}, indent=1, sort_keys=True) + "\n")
     return text
