@@ -54,6 +54,23 @@ def test_split_archives_are_joined_and_unpacked_once(tmp_path):
     assert fetch.extract_parts(tmp_path) == []  # the marker: not unpacked twice
 
 
+@pytest.mark.parametrize("python_has_data_filter", [True, False])
+def test_archives_cannot_write_outside_their_folder(tmp_path, monkeypatch,
+                                                    python_has_data_filter):
+    """Regression (issue 12): tarfile's filter="data" needs Python 3.11.4+; the container's
+    Debian 3.11.2 lacks it, so the same refusals are made by hand there."""
+    if not python_has_data_filter:
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    files = {"medical/a.jpg": b"jpeg"}
+    _split_archive(tmp_path / "ok", "ok.tar.gz", files, part_size=64)
+    assert fetch.extract_parts(tmp_path / "ok") == ["ok.tar.gz"]
+    assert (tmp_path / "ok/medical/a.jpg").read_bytes() == b"jpeg"
+    _split_archive(tmp_path / "bad", "bad.tar.gz", {"../escaped.jpg": b"x"}, part_size=64)
+    with pytest.raises(Exception, match=r"escaped\.jpg"):
+        fetch.extract_parts(tmp_path / "bad")
+    assert not (tmp_path / "escaped.jpg").exists()
+
+
 def test_fetch_records_revisions_and_lists_manual_parts(params, tmp_path, monkeypatch):
     import huggingface_hub
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import types
 
 import pytest
 
 from internvl_da.data.errors import SampleError
 from internvl_da.eval import drivelm_challenge as ch
+from internvl_da.eval import ptb
 from internvl_da.eval.judge import Judge, JudgeCache
 
 KEYS = ["Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4", "ROUGE_L", "CIDEr"]
@@ -132,6 +134,10 @@ def _coco_eval_reference(answers, gts, monkeypatch):
 
     monkeypatch.setattr(coco_eval, "Meteor", Skip)
     monkeypatch.setattr(coco_eval, "Spice", Skip)
+    # the released tokenizer, run from a writable folder (a non-root user cannot write to the
+    # package folder, e.g. in the container: issue 12)
+    monkeypatch.setattr(coco_eval, "PTBTokenizer",
+                        lambda: types.SimpleNamespace(tokenize=ptb.tokenize))
     ann = {"images": [], "info": "", "type": "captions", "annotations": [], "licenses": ""}
     res = []
     for i, (answer, gt) in enumerate(zip(answers, gts, strict=True)):

@@ -8,6 +8,8 @@ the vision tower's q/k/v, and include Phi-3's fused modules.
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 
 from internvl_da.model.registry import LLM_LORA_TARGETS, VIT_LORA_TARGETS
@@ -52,7 +54,10 @@ def apply_lora(model, cfg):
                                                (VIT_LORA_TARGETS, cfg.lora_vit)) if on)
     config = LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.05, target_modules=targets,
                         task_type="CAUSAL_LM", **ranks)
-    return get_peft_model(model, config)
+    with warnings.catch_warnings():  # peft reads transformers' deprecated property
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.* deprecated",
+                                category=FutureWarning)
+        return get_peft_model(model, config)
 
 
 def apply_freezing(model, cfg) -> list[torch.nn.Module]:
