@@ -60,7 +60,7 @@ def test_generation_prompts_match_evaluation_spec():
 @pytest.mark.parametrize("family", list(TINY_FAMILIES))
 def test_golden_label_masks(toks, family):
     tok, name = toks[family], TINY_FAMILIES[family]
-    sep = templates.TEMPLATES[name].sep
+    sep = templates.TEMPLATES[name].stop_token  # internvl2_5: its "\n" is not trained (§5)
     ids, labels = templates.encode_conversation(
         tok, name, conv("Is there a red circle?", "yes", "How many?", "3"), [4])
     trained = [i for i, lab in zip(ids, labels, strict=True) if lab != IGNORE_INDEX]
@@ -226,7 +226,7 @@ def test_generation_ids_are_the_training_prefix(toks, family, counts):
     assert ids[:len(prompt)] == prompt
     assert labels[len(prompt) - 1] == IGNORE_INDEX and labels[len(prompt)] != IGNORE_INDEX
     text = templates.build_generation_prompt(name, question, counts)
-    skip = {"qwen2": 0, "llama": 1, "phi3": 2}[family]  # BOS, and phi3's `▁` after it
+    skip = {"qwen2": 0, "qwen3": 0, "llama": 1, "phi3": 2}[family]  # BOS, and phi3's `▁` after it
     assert tok.decode(prompt[skip:]) == text
     assert prompt.count(tok.context_image_token_id) == sum(counts)
 

@@ -1,4 +1,6 @@
-"""The three InternVL2 conversation templates and their label masks (spec training.md §11–12).
+"""The conversation templates and their label masks: the three InternVL2 ones (spec
+training.md §11–12) and InternVL3.5's `internvl2_5` (spec internvl35.md §4–5, whose masks are
+built by data/internvl2_5.py: each turn tokenized alone, as `preprocess_internvl2_5`).
 
 Reference: `internvl_chat/internvl/conversation.py` (separator style MPT: system block + sep,
 then `role + message + sep` per turn, NO newline after the separator) and the preprocess
@@ -43,14 +45,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from internvl_da.data import internvl2_5
 from internvl_da.data.errors import SampleError, TruncationError
-from internvl_da.data.tokens import IGNORE_INDEX, IMAGE_TAG, IMG_CONTEXT, IMG_END, IMG_START
+from internvl_da.data.tokens import (  # expand_image_tags: also imported from here
+    IGNORE_INDEX,
+    IMAGE_TAG,
+    IMG_CONTEXT,
+    IMG_END,
+    IMG_START,
+    expand_image_tags,
+)
 from internvl_da.data.whole_string import encode_parts, is_original_tokenizer
 
 # Byte-exact (full-width comma after 大模型, ASCII ", " after InternVL).
 SYSTEM_MESSAGE = (
     "你是由上海人工智能实验室联合商汤科技开发的书生多模态大模型，英文名叫InternVL, "
     "是一个有用无害的人工智能助手。"
+)
+# internvl2_5 (InternVL2.5/3/3.5): 58 characters, 157 UTF-8 bytes; `·` U+00B7, full-width
+# commas U+FF0C, `、` U+3001, `。` U+3002 (spec internvl35.md §4.1). It also switches
+# InternVL3.5's thinking mode off (§4.3, InternVL#1141).
+SYSTEM_MESSAGE_35 = (
+    "你是书生·万象，英文名是InternVL，是由上海人工智能实验室、清华大学及多家合作单位"
+    "联合开发的多模态大语言模型。"
 )
 SENTENCEPIECE_SPACE = "▁"
 # Tokenizer families whose whole-string ids merge "assistant\n" + "\n..." (spec §22).
@@ -66,10 +83,12 @@ class Template:
     sep: str
     strip_values: bool = False  # internlm2-chat strips every turn value
     space_after_bos: bool = False  # phi3-chat: the slow tokenizer's `▁` after BOS
+    system_message: str = SYSTEM_MESSAGE
+    preprocess: str = "internvl2"  # internvl2_5: per-turn masks of data/internvl2_5.py
 
     @property
     def system_block(self) -> str:
-        return self.system_template.format(system_message=SYSTEM_MESSAGE)
+        return self.system_template.format(system_message=self.system_message)
 
     @property
     def stop_token(self) -> str:
@@ -90,6 +109,13 @@ TEMPLATES: dict[str, Template] = {
         "phi3-chat", "<|system|>\n{system_message}", "<|user|>\n", "<|assistant|>\n", "<|end|>",
         space_after_bos=True,
     ),
+    # InternVL3.5 (Qwen3): `--conv_style internvl2_5` in every internvl3_5_qwen3 SFT script
+    # (InternVL#1122); MPT style with a separator that ENDS in "\n" (spec internvl35.md §4.1).
+    "internvl2_5": Template(
+        "internvl2_5", "<|im_start|>system\n{system_message}", "<|im_start|>user\n",
+        "<|im_start|>assistant\n", "<|im_end|>\n", system_message=SYSTEM_MESSAGE_35,
+        preprocess="internvl2_5",
+    ),
 }
 
 
@@ -101,13 +127,6 @@ def get_template(template: str | Template) -> Template:
     except KeyError:
         choices = sorted(TEMPLATES)
         raise ValueError(f"unknown template {template!r}; choose from {choices}") from None
-
-
-def expand_image_tags(text: str, image_token_counts: Sequence[int]) -> str:
-    """Replace the first remaining `<image>` by `<img>` + `<IMG_CONTEXT>` x count + `</img>`."""
-    for count in image_token_counts:
-        text = text.replace(IMAGE_TAG, IMG_START + IMG_CONTEXT * count + IMG_END, 1)
-    return text
 
 
 def _fail(reason: str, source: str, line: int | None) -> SampleError:
@@ -219,8 +238,14 @@ def encode_conversation(
 ) -> tuple[list[int], list[int]]:
     """Token ids and labels (-100 outside answers) of one training conversation."""
     tpl = get_template(template)
-    pairs = _checked_turns(conversations, len(image_token_counts), tpl, source, line)
     counts = [int(c) for c in image_token_counts]
+    if tpl.preprocess == "internvl2_5":
+        system, turns = internvl2_5.checked_turns(conversations, len(counts), tpl.system_message,
+                                                  source, line)
+        input_ids, labels = internvl2_5.encode(tokenizer, system, turns, counts)
+        return _maybe_truncate(tokenizer, input_ids, labels, max_length, len(counts), source,
+                               line)
+    pairs = _checked_turns(conversations, len(image_token_counts), tpl, source, line)
     if is_original_tokenizer(tokenizer):
         input_ids, labels = _encode_whole(tokenizer, tpl, pairs, counts)
     else:
@@ -228,9 +253,13 @@ def encode_conversation(
         for ids, trained in _segments(tokenizer, tpl, pairs, counts):
             input_ids += ids
             labels += ids if trained else [IGNORE_INDEX] * len(ids)
+    return _maybe_truncate(tokenizer, input_ids, labels, max_length, len(image_token_counts),
+                           source, line)
+
+
+def _maybe_truncate(tokenizer, input_ids, labels, max_length, num_images, source, line):
     if max_length is not None and len(input_ids) > max_length:
-        input_ids, labels = _truncate(tokenizer, input_ids, labels, max_length,
-                                      len(image_token_counts), source, line)
+        return _truncate(tokenizer, input_ids, labels, max_length, num_images, source, line)
     return input_ids, labels
 
 
@@ -275,6 +304,10 @@ def training_string(template: str | Template, conversations: Sequence[dict],
                     image_token_counts: Sequence[int]) -> str:
     """The whole training prompt as one string (what the reference tokenizes at once)."""
     tpl = get_template(template)
+    if tpl.preprocess == "internvl2_5":
+        system, turns = internvl2_5.checked_turns(conversations, len(image_token_counts),
+                                                  tpl.system_message, "<conversation>", None)
+        return internvl2_5.training_text(system, turns, image_token_counts)
     pairs = _checked_turns(conversations, len(image_token_counts), tpl, "<conversation>", None)
     text = tpl.system_block + tpl.sep
     for question, answer in pairs:
@@ -293,6 +326,10 @@ def verify_against_full_string(tokenizer, template: str | Template, conversation
     """
     tpl = get_template(template)
     ids, _ = encode_conversation(tokenizer, tpl, conversations, image_token_counts)
+    if tpl.preprocess == "internvl2_5":  # every turn starts at a special token: no cut
+        whole = internvl2_5.bos_ids(tokenizer) + list(tokenizer.encode(
+            training_string(tpl, conversations, image_token_counts), add_special_tokens=False))
+        return _compare(tokenizer, ids, whole)
     pairs = _checked_turns(conversations, len(image_token_counts), tpl, "<conversation>", None)
     chunks = [tpl.system_block + tpl.sep]
     original = is_original_tokenizer(tokenizer)
@@ -315,6 +352,10 @@ def verify_against_full_string(tokenizer, template: str | Template, conversation
     prefix = [] if original else _prefix_ids(tokenizer, tpl)
     if len(prefix) == 2 and whole[1:2] != prefix[1:]:  # quirk-less tokenizer: add the `▁`
         whole.insert(1, prefix[1])
+    _compare(tokenizer, ids, whole)
+
+
+def _compare(tokenizer, ids: list[int], whole: list[int]) -> None:
     if ids != whole:
         at = next((i for i, (a, b) in enumerate(zip(ids, whole, strict=False)) if a != b),
                   min(len(ids), len(whole)))
@@ -343,4 +384,4 @@ def encode_generation_prompt(tokenizer, template: str | Template, question: str,
     text = build_generation_prompt(tpl, question, image_token_counts)
     if is_original_tokenizer(tokenizer):  # whole-string ids, BOS (and Phi-3's `▁`) native
         return tokenizer.encode(text, add_special_tokens=True)
-    return _prefix_ids(tokenizer, tpl) + _encode(tokenizer, text, tpl.sep)
+    return _prefix_ids(tokenizer, tpl) + _encode(tokenizer, text, tpl.stop_token)

@@ -17,3 +17,11 @@ INTERNVL_SPECIAL_TOKENS = (
 
 IGNORE_INDEX = -100  # label of positions that carry no loss
 TOKENS_PER_TILE = 256  # (448 / 14)^2 * 0.5^2 for the real models; the tiny model uses fewer
+
+
+def expand_image_tags(text: str, image_token_counts) -> str:
+    """Replace the first remaining `<image>` by `<img>` + `<IMG_CONTEXT>` x count + `</img>`,
+    once per count, in order (reference: `query.replace('<image>', image_tokens, 1)`)."""
+    for count in image_token_counts:
+        text = text.replace(IMAGE_TAG, IMG_START + IMG_CONTEXT * count + IMG_END, 1)
+    return text

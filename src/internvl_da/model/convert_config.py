@@ -12,9 +12,12 @@ import copy
 
 from internvl_da.model.convert_keys import Heads
 
+# Qwen3: original-layout InternVL3.5 (InternVLChatModel of internvl_chat_gpt_oss); its LLM keys
+# need no renaming and only the vision/projector renames apply (spec internvl35.md §3.5).
 FAMILIES = {"Qwen2ForCausalLM": "qwen2", "InternLM2ForCausalLM": "internlm2",
-            "Phi3ForCausalLM": "phi3"}
-TEMPLATE_BY_FAMILY = {"qwen2": "Hermes-2", "internlm2": "internlm2-chat", "phi3": "phi3-chat"}
+            "Phi3ForCausalLM": "phi3", "Qwen3ForCausalLM": "qwen3"}
+TEMPLATE_BY_FAMILY = {"qwen2": "Hermes-2", "internlm2": "internlm2-chat", "phi3": "phi3-chat",
+                      "qwen3": "internvl2_5"}
 # Keys of the original llm_config that describe the remote-code class or the runtime, not the
 # model: dropped before building the native text config.
 NOT_MODEL_KEYS = ("architectures", "auto_map", "model_type", "_name_or_path",
@@ -36,8 +39,10 @@ def internlm2_heads(llm: dict) -> Heads:
 
 
 def text_config(llm: dict, family: str):
-    """The native text config: InternLM2 becomes Llama; Phi-3's `su` RoPE becomes longrope."""
-    from transformers import LlamaConfig, Phi3Config, Qwen2Config
+    """The native text config: InternLM2 becomes Llama; Phi-3's `su` RoPE becomes longrope;
+    Qwen3 keeps its own `head_dim` (not hidden/heads) and `tie_word_embeddings` (False for
+    InternVL3.5: the reference takes it from llm_config, spec internvl35.md §3.1)."""
+    from transformers import LlamaConfig, Phi3Config, Qwen2Config, Qwen3Config
 
     keep = {k: v for k, v in copy.deepcopy(llm).items() if k not in NOT_MODEL_KEYS}
     if family == "internlm2":
@@ -50,6 +55,8 @@ def text_config(llm: dict, family: str):
             keep["rope_scaling"] = {**{k: v for k, v in scaling.items() if k != "type"},
                                     "rope_type": "longrope"}
         return Phi3Config(**keep)
+    if family == "qwen3":
+        return Qwen3Config(**keep)
     return Qwen2Config(**keep)
 
 

@@ -18,7 +18,9 @@ from internvl_da.data.tokens import INTERNVL_SPECIAL_TOKENS
 
 CHAT_TOKENS = {"Hermes-2": ("<|im_start|>", "<|im_end|>"),
                "internlm2-chat": ("<|im_start|>", "<|im_end|>"),
-               "phi3-chat": ("<|system|>", "<|user|>", "<|assistant|>", "<|end|>")}
+               "phi3-chat": ("<|system|>", "<|user|>", "<|assistant|>", "<|end|>"),
+               "internvl2_5": ("<|im_start|>", "<|im_end|>")}
+BOS_TEMPLATES = frozenset({"internlm2-chat", "phi3-chat"})  # samples start with <s>
 CHECK_TEXTS = (
     "<|im_start|>user\n<img><IMG_CONTEXT><IMG_CONTEXT></img>\nWhat is it?<|im_end|>\n",
     "<|user|>\n<img><IMG_CONTEXT></img>\nWhat now?<|end|>\n<|assistant|>\n",
@@ -62,7 +64,7 @@ def checked_token_ids(tokenizer, original: dict, template: str, source: str) -> 
     vocab = llm["vocab_size"]
     ids = {t: _token_id(tokenizer, t, source) for t in (*INTERNVL_SPECIAL_TOKENS,
                                                         *CHAT_TOKENS[template])}
-    if template != "Hermes-2":  # internlm2-chat and phi3-chat samples start with <s>
+    if template in BOS_TEMPLATES:  # Hermes-2 / internvl2_5 (Qwen): no BOS
         bos = tokenizer.bos_token_id
         if bos is None:
             raise ValueError(f"{source}: template {template} starts with BOS, the tokenizer "

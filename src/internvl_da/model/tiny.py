@@ -5,6 +5,11 @@ chat tokens of each template at the same fixed ids 0..N-1 in every family. The f
 how transformers 5 tokenizes with the real LLMs' tokenizers:
 - `qwen2` (Hermes-2, no BOS): byte-level BPE behind Qwen2's split regex (digits one by one,
   newline runs kept apart from the following text).
+- `qwen3` (InternVL3.5: internvl2_5, no BOS): the same byte-level BPE as Qwen3 shares Qwen2's
+  pre-tokenizer and merges (stack-notes.md §3.4), trained with the 3.5 system message too, plus
+  Qwen3's `<think>` / `</think>` as added tokens after the learned ones. Its model
+  (`tiny_config`) has Qwen3's traits that code must not assume away: `head_dim` independent of
+  hidden/heads, q/k RMSNorms, an untied LM head (spec internvl35.md §1 items 1 and 6).
 - `llama` (InternLM2 converted to Llama: internlm2-chat, BOS `<s>`) and `phi3` (phi3-chat, BOS
   `<s>`): SentencePiece-style BPE as transformers' `LlamaTokenizer` builds it: `Metaspace`
   (`▁` for spaces, prepended only at the very start of the input), byte fallback `<0x..>`.
@@ -29,9 +34,13 @@ from tokenizers import (
 from transformers import PreTrainedTokenizerFast
 
 from internvl_da.data import tokens
-from internvl_da.data.templates import SYSTEM_MESSAGE
+from internvl_da.data.templates import SYSTEM_MESSAGE, SYSTEM_MESSAGE_35
 
-TINY_FAMILIES = {"qwen2": "Hermes-2", "llama": "internlm2-chat", "phi3": "phi3-chat"}
+TINY_FAMILIES = {"qwen2": "Hermes-2", "llama": "internlm2-chat", "phi3": "phi3-chat",
+                 "qwen3": "internvl2_5"}
+BYTE_LEVEL = frozenset({"qwen2", "qwen3"})
+NO_BOS = BYTE_LEVEL  # Qwen tokenizers add no BOS (spec internvl35.md §5 rule 4)
+QWEN3_EXTRA_TOKENS = ("<think>", "</think>")  # real ids 151667/151668 (§3.4)
 
 # Fixed ids 0..N-1, in this order, for every family (the model side relies on them).
 SPECIAL_TOKENS = (
@@ -94,7 +103,7 @@ _ANSWER_STARTS = (
 
 
 def _train(family: str) -> Tokenizer:
-    byte_level = family == "qwen2"
+    byte_level = family in BYTE_LEVEL
     tok = Tokenizer(models.BPE(unk_token=None))
     if byte_level:
         tok.pre_tokenizer = pre_tokenizers.Sequence([
@@ -111,6 +120,8 @@ def _train(family: str) -> Tokenizer:
     )
     # Llama/Phi-3 vocabularies have no newline piece: "\n" falls back to the byte <0x0A>.
     corpus = _CORPUS if byte_level else tuple(text.replace("\n", " ") for text in _CORPUS)
+    if family == "qwen3":  # the other families' vocabularies (and ids) stay as they were
+        corpus = (*corpus, SYSTEM_MESSAGE_35, "<think>\n\n</think>\n\n")
     tok.train_from_iterator([*corpus, *_ANSWER_STARTS] * 3, trainer=trainer)
     if byte_level:
         tok.decoder = decoders.ByteLevel()
@@ -134,7 +145,10 @@ def _sentencepiece_style(trained: Tokenizer) -> Tokenizer:
 
 def _with_specials(tok: Tokenizer, family: str) -> Tokenizer:
     tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in SPECIAL_TOKENS])
-    if family != "qwen2":  # the real InternLM2 and Phi-3 tokenizers prepend BOS
+    if family == "qwen3":  # Qwen3 adds them as (non-special) added tokens
+        tok.add_tokens([AddedToken(t, special=False, normalized=False)
+                        for t in QWEN3_EXTRA_TOKENS])
+    if family not in NO_BOS:  # the real InternLM2 and Phi-3 tokenizers prepend BOS
         bos_id = SPECIAL_TOKENS.index("<s>")
         tok.post_processor = processors.TemplateProcessing(
             single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", bos_id)]
@@ -148,7 +162,7 @@ def build_tiny_tokenizer(family: str = "qwen2") -> PreTrainedTokenizerFast:
         raise ValueError(f"unknown tiny family {family!r}; choose from {sorted(TINY_FAMILIES)}")
     return PreTrainedTokenizerFast(
         tokenizer_object=_with_specials(_train(family), family),
-        bos_token="<s>" if family != "qwen2" else None,
+        bos_token=None if family in NO_BOS else "<s>",
         eos_token="<|end|>" if family == "phi3" else "<|im_end|>",  # the template's separator
         pad_token="<|endoftext|>",
         model_max_length=8192,
@@ -162,22 +176,30 @@ def build_tiny_tokenizer(family: str = "qwen2") -> PreTrainedTokenizerFast:
 
 
 def tiny_config(family: str, tokenizer: PreTrainedTokenizerFast):
-    """A ~150k-parameter InternVL config: 64 px tiles of 16 px patches -> 4 tokens per tile."""
+    """A ~150k-parameter InternVL config: 64 px tiles of 16 px patches -> 4 tokens per tile.
+
+    qwen3: head_dim 32 with hidden 64 / 4 heads (Qwen3's head_dim is fixed, not hidden/heads:
+    the 1B has q_proj 1024 -> 2048) and an untied head, as the real InternVL3.5 (§3.1-§3.2).
+    """
     from transformers import (
         InternVLConfig,
         InternVLVisionConfig,
         LlamaConfig,
         Phi3Config,
         Qwen2Config,
+        Qwen3Config,
     )
 
-    text_cls = {"qwen2": Qwen2Config, "llama": LlamaConfig, "phi3": Phi3Config}[family]
+    text_cls = {"qwen2": Qwen2Config, "llama": LlamaConfig, "phi3": Phi3Config,
+                "qwen3": Qwen3Config}[family]
+    tied = family == "qwen2"  # InternVL2-1B ties; InternVL3.5's Qwen3 head is untied
+    extra = {"head_dim": 32} if family == "qwen3" else {}
     text = text_cls(
         vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
         num_attention_heads=4, num_key_value_heads=4 if family == "phi3" else 2,
-        max_position_embeddings=4096, tie_word_embeddings=family == "qwen2",
+        max_position_embeddings=4096, tie_word_embeddings=tied,
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
+        pad_token_id=tokenizer.pad_token_id, **extra,
     )
     vision = InternVLVisionConfig(
         hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
@@ -187,7 +209,7 @@ def tiny_config(family: str, tokenizer: PreTrainedTokenizerFast):
     return InternVLConfig(
         vision_config=vision, text_config=text, image_token_id=tokenizer.context_image_token_id,
         downsample_ratio=0.5, vision_feature_layer=-1, vision_feature_select_strategy="default",
-        projector_hidden_act="gelu", image_seq_length=4, tie_word_embeddings=family == "qwen2",
+        projector_hidden_act="gelu", image_seq_length=4, tie_word_embeddings=tied,
     )
 
 
