@@ -66,13 +66,14 @@ RECIPES: dict[str, dict[str, object]] = {
         "num_workers": 16,  # §6.2 dataloader_num_workers
         "loss_reduction": "square",  # §6.2
         "save_steps": 500,  # §6.2
+        "save_total_limit": 100,  # §6.2
         "seed": 42,  # §6.2
     },
 }
 # Official-script settings with no TrainConfig field (documented, not applied): `replacement
 # True` (an exhausted dataset restarts; our stream is endless per epoch anyway), contiguous
-# per-rank `split_annotations` (§7.2), save_total_limit 100, use_fast_tokenizer False.
-NOT_APPLIED = ("replacement", "split_annotations", "save_total_limit", "use_fast_tokenizer")
+# per-rank `split_annotations` (§7.2), use_fast_tokenizer False (we use the checkpoint's).
+NOT_APPLIED = ("replacement", "split_annotations", "use_fast_tokenizer")
 
 
 def recipe_overrides(family: str, profile: str | None = None) -> dict[str, object]:
