@@ -345,3 +345,29 @@ def test_count_tiles_matches_pixel_values_over_many_sizes():
         n = tiling.image_to_pixel_values(Image.new("RGB", (w, h)), max_num, 16, thumb,
                                          min_num).shape[0]
         assert n == tiling.count_tiles(w, h, max_num, min_num, thumb, image_size=16)
+
+
+@pytest.mark.parametrize("max_num", [12, 6])  # 3.5 training / inference; VLMEvalKit GMAI: 6
+def test_internvl35_tiling_is_its_processor_and_ours(max_num):
+    """InternVL3.5's -HF processor (GotOcr2 `crop_to_patches`, thumbnail when > 1 tile) set from
+    the registry's 3.5 values gives our tiles (spec internvl35.md §8: same rule as InternVL2)."""
+    from transformers.models.got_ocr2.image_processing_pil_got_ocr2 import (
+        GotOcr2ImageProcessorPil,
+    )
+
+    from internvl_da.model.families import get_model
+
+    spec = get_model("internvl3.5", "1b")
+    assert (spec.image_size, spec.max_dynamic_patch, spec.use_thumbnail) == (448, 12, True)
+    proc = GotOcr2ImageProcessorPil(
+        size={"height": spec.image_size, "width": spec.image_size}, crop_to_patches=True,
+        min_patches=1, max_patches=max_num, image_mean=list(tiling.MEAN),
+        image_std=list(tiling.STD), do_rescale=True, rescale_factor=1 / 255, do_normalize=True,
+        do_convert_rgb=True)
+    for size in [(1600, 400), (500, 2000), (900, 700), (300, 300)]:
+        img = scene(*size, seed=11)
+        theirs = proc(images=img, return_tensors="pt")["pixel_values"].to(torch.float32)
+        ours = tiling.image_to_pixel_values(img, max_num, spec.image_size, spec.use_thumbnail)
+        grid = tiling.select_grid(*size, max_num=max_num, image_size=spec.image_size)
+        assert ours.shape[0] == theirs.shape[0] == grid[0] * grid[1] + (grid != (1, 1))
+        assert (ours - theirs).abs().max().item() <= 1e-5
