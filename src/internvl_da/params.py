@@ -6,6 +6,8 @@ the key's path (`train.learning_rate: expected float, got str`). The training se
 user keys (seed, freeze_*, lora_*); `train.recipe.recipe` builds its TrainConfig from them.
 `eval.<bench>` holds each benchmark's inference settings (evaluation.md §1: GMAI 6 tiles, the
 others 12); `released.<size>.<domain>` the released DA checkpoints (evaluation.md §9).
+`custom.domains.<name>` declares your own domains (internvl_da.custom_domains); their recipe is
+`recipe.<size>.custom` with the domain's own recipe keys on top.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import yaml
 
+from internvl_da import custom_domains
 from internvl_da.model.registry import SIZES
 from internvl_da.prep.meta import DOMAINS
 
@@ -29,7 +32,9 @@ RELEASED_SIZES = ("1b", "2b", "4b")  # tiny: a stand-in built in-process (intern
 # eval/benchmarks.py BENCHMARKS, by name (tests/test_params.py checks they agree): listed here so
 # that reading params does not import the evaluation stack.
 BENCHMARK_NAMES = ("drivelm", "mme-realworld", "gmai", "rsvqa-lr", "rsvqa-hr-test1",
-                   "rsvqa-hr-test2", "dior-rsvg")
+                   "rsvqa-hr-test2", "dior-rsvg", "custom-vqa", "custom-caption", "custom-mcq",
+                   "custom-grounding")
+RECIPE_DOMAINS = (*DOMAINS, "custom")  # recipe.<size>.custom: every custom domain's defaults
 
 # Top-level keys users override, and the TrainConfig fields they set.
 USER_KEYS = {"size": str, "data": str, "source": str, "seed": int, "freeze_vit": bool,
@@ -121,7 +126,7 @@ def train_schema() -> dict:
 def check_params(params: dict, source: str = PARAMS_FILE) -> dict:
     """Raise ParamsError on the first problem; return `params` unchanged."""
     schema = {**USER_KEYS, "launcher": str, "models": dict, "released": dict, "datasets": dict,
-              "recipe": dict, "train": dict, "tiny_train": dict, "eval": dict}
+              "recipe": dict, "train": dict, "tiny_train": dict, "eval": dict, "custom": dict}
     _check_mapping(source, "", params, schema)
     choices = {"size": PIPELINE_SIZES, "data": DATA_CHOICES, "source": SOURCE_CHOICES}
     for key, valid in choices.items():
@@ -136,8 +141,8 @@ def check_params(params: dict, source: str = PARAMS_FILE) -> dict:
             raise ParamsError(f"{source}: models.{size}.template: {model['template']!r}, but "
                               f"this model was trained with {SIZES[size].template!r}")
         _check_mapping(source, f"recipe.{size}", params["recipe"][size],
-                       dict.fromkeys(DOMAINS, dict))
-        for domain in DOMAINS:
+                       dict.fromkeys(RECIPE_DOMAINS, dict))
+        for domain in RECIPE_DOMAINS:
             _check_mapping(source, f"recipe.{size}.{domain}", params["recipe"][size][domain],
                            RECIPE_KEYS)
     _check_released(params["released"], source)
@@ -147,7 +152,31 @@ def check_params(params: dict, source: str = PARAMS_FILE) -> dict:
     _check_mapping(source, "train", params["train"], shared)
     _check_mapping(source, "tiny_train", params["tiny_train"], shared, complete=False)
     _check_eval(params["eval"], source)
+    _check_custom(params["custom"], source)
     return params
+
+
+def _check_custom(custom, source: str) -> None:
+    """custom: general_holdout >= 1 and each declared domain (custom_domains)."""
+    _check_mapping(source, "custom", custom, custom_domains.SECTION_KEYS)
+    if custom["general_holdout"] < 1:
+        raise ParamsError(f"{source}: custom.general_holdout: must be >= 1, got "
+                          f"{custom['general_holdout']}")
+    for name, entry in custom["domains"].items():
+        where = f"custom.domains.{name}"
+        try:
+            custom_domains.check_name(name, f"{source}: custom.domains")
+        except ValueError as exc:
+            raise ParamsError(str(exc)) from None
+        _check_mapping(source, where, entry, {**custom_domains.DOMAIN_KEYS, **RECIPE_KEYS},
+                       complete=False)
+        missing = sorted(set(custom_domains.DOMAIN_KEYS) - set(entry))
+        if missing:
+            raise ParamsError(f"{source}: {where}.{missing[0]}: missing key")
+        try:
+            custom_domains.check_domain(entry, f"{source}: {where}")
+        except ValueError as exc:
+            raise ParamsError(str(exc)) from None
 
 
 def _check_released(released, source: str) -> None:
@@ -189,15 +218,21 @@ def recipe_size(size: str) -> str:
 
 def train_settings(params: dict, size: str, domain: str) -> dict:
     """TrainConfig keyword arguments for (size, domain), before command-line overrides."""
-    if domain not in DOMAINS:
-        raise ValueError(f"unknown domain {domain!r}; choose from {DOMAINS}")
+    custom = custom_domains.domains(params)
+    if domain not in DOMAINS and domain not in custom:
+        raise ValueError(f"unknown domain {domain!r}; choose from {DOMAINS} or a custom domain "
+                         f"of params.yaml ({', '.join(sorted(custom)) or 'none declared'})")
     section = recipe_size(size)
     if section not in PIPELINE_SIZES:
         raise ValueError(f"unknown model size {size!r}; choose from {sorted(SIZES)}")
     settings = dict(params["train"])
     if section == "tiny":
         settings.update(params["tiny_train"])
-    settings.update(params["recipe"][section][domain])
+    if domain in custom:  # recipe.<size>.custom, then the domain's own recipe keys
+        settings.update(params["recipe"][section]["custom"])
+        settings.update({k: v for k, v in custom[domain].items() if k in RECIPE_KEYS})
+    else:
+        settings.update(params["recipe"][section][domain])
     settings.update({k: params[k] for k in USER_KEYS if k not in NOT_TRAINING})
     settings["adam_betas"] = tuple(settings["adam_betas"])
     return {"size": size, "domain": domain, **settings}
@@ -288,5 +323,8 @@ def data_roots(params: dict) -> tuple[Path, Path]:
 
 
 def meta_path(params: dict, domain: str) -> Path:
-    """The train_meta a fine-tune of `domain` reads: data/prepared/<data>/<source>/meta/."""
+    """The train_meta a fine-tune of `domain` reads: data/prepared/<data>/<source>/meta/; a
+    custom domain's general + domain mix: data/prepared/<data>/custom/<domain>/mix.json."""
+    if custom_domains.is_custom(params, domain):
+        return custom_domains.domain_dir(data_roots(params)[1], domain) / "mix.json"
     return data_roots(params)[1] / params["source"] / "meta" / f"{domain}.json"

@@ -8,7 +8,8 @@ import json
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("bench", help="drivelm, rsvqa-lr, rsvqa-hr-test1, rsvqa-hr-test2, "
-                        "dior-rsvg, mme-realworld or gmai")
+                        "dior-rsvg, mme-realworld, gmai, or your own domain's custom-vqa, "
+                        "custom-caption, custom-mcq, custom-grounding")
     parser.add_argument("predictions", help="predictions.jsonl written by `internvl-da eval` "
                         "(drivelm: also DriveLM's output.json list or its challenge "
                         "submission.json object with `results`)")
@@ -18,6 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--extractor", choices=("internvl", "official"),
                         help="mme-realworld answer extraction (default internvl: comparable "
                         "with the paper's Table 5; official: MME-RealWorld's own)")
+    parser.add_argument("--iou", choices=("standard", "dior"),
+                        help="custom-grounding: standard IoU >= 0.5 (default) or DIOR-RSVG's "
+                        "rule (+1-pixel areas, IoU > 0.5)")
     drive = parser.add_argument_group("drivelm")
     drive.add_argument("--gt", metavar="FILE",
                        help="DriveLM QA JSON with answers and tags (DriveLM's layout; the "
@@ -85,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--gt applies only to drivelm, --judge-* to drivelm and gmai")
     if args.extractor is not None:
         options["extractor"] = args.extractor
+    if args.iou is not None:
+        options["iou"] = args.iou
     print(json.dumps(score_file(args.bench, args.predictions, args.details, **options),
                      indent=1))
     return 0

@@ -10,6 +10,9 @@ evaluation.md §2.5). Two inputs per benchmark:
 Inference settings (`EvalOptions`) default to what the reference runs each benchmark with
 (§1, §2.3, §3.2, §4.2, §5.3, §6.1, §7.4) and are overridden per benchmark from params.yaml
 `eval.<bench>`.
+Your own domains (`prep custom`) are evaluated by `custom-<task>` (vqa, caption, mcq,
+grounding): generic loaders and scorers (eval/custom*.py) with no paper files of their own; the
+pipeline gives each declared domain's test.jsonl and image folder (pipeline_custom.py).
 """
 
 from __future__ import annotations
@@ -18,7 +21,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from internvl_da.eval import dior_rsvg, drivelm, gmai, mme_realworld, rsvqa
+from internvl_da.eval import (
+    custom,
+    custom_caption,
+    custom_grounding,
+    custom_mcq,
+    custom_vqa,
+    dior_rsvg,
+    drivelm,
+    gmai,
+    mme_realworld,
+    rsvqa,
+)
 
 
 @dataclass(frozen=True)
@@ -79,7 +93,19 @@ BENCHMARKS: dict[str, Benchmark] = {
     "rsvqa-hr-test2": Benchmark("remote/rsvqa_hr_test2.json", "rsvqa/HR/Data",
                                 EvalOptions(**_TWELVE, max_new_tokens=50), rsvqa.load,
                                 rsvqa.score),
+    # Your own domains: inputs given per domain (annotation/image_root unused). Not the paper's:
+    # short answers get RSVQA's budget, MCQ GMAI's 6 tiles but 20 tokens (the prompt asks for a
+    # letter; GMAI's 1024 is VLMEvalKit's generic budget), boxes DIOR-RSVG's 200, captions 100.
+    "custom-vqa": Benchmark("", "", EvalOptions(**_TWELVE, max_new_tokens=50),
+                            custom.loader("vqa"), custom_vqa.score),
+    "custom-caption": Benchmark("", "", EvalOptions(**_TWELVE, max_new_tokens=100),
+                                custom.loader("caption"), custom_caption.score),
+    "custom-mcq": Benchmark("", "", EvalOptions(max_num=6, dynamic=True, max_new_tokens=20),
+                            custom.loader("mcq"), custom_mcq.score),
+    "custom-grounding": Benchmark("", "", EvalOptions(**_TWELVE, max_new_tokens=200),
+                                  custom.loader("grounding"), custom_grounding.score),
 }
+CUSTOM = frozenset(custom.BENCHMARKS.values())  # benchmarks whose inputs come from `prep custom`
 
 _DA = "domain_adaptation"
 RELEASED: dict[str, ReleasedFiles] = {
@@ -131,6 +157,9 @@ def released_inputs(name: str, raw_root: Path, local_dirs: Mapping[str, str],
                     decoded: Path) -> tuple[Path, Path]:
     """(annotation, image root) of the released files of `name` under `raw_root` (data/<data>),
     each dataset in its params.yaml `local_dir`; GMAI's images are decoded to `decoded`."""
+    if canonical(name) in CUSTOM:
+        raise ValueError(f"{name}: a custom domain's benchmark has no released files; give its "
+                         "test.jsonl and image folder (--annotation/--images, `prep custom`)")
     files = RELEASED[canonical(name)]
     if files.dataset not in local_dirs:
         raise ValueError(f"{name}: no folder for dataset {files.dataset!r} "

@@ -15,13 +15,25 @@ import json
 from pathlib import Path
 
 from internvl_da.data.errors import SampleError
-from internvl_da.eval import dior_rsvg, drivelm, gmai, mme_realworld, rsvqa
+from internvl_da.eval import (
+    custom_caption,
+    custom_grounding,
+    custom_mcq,
+    custom_vqa,
+    dior_rsvg,
+    drivelm,
+    gmai,
+    mme_realworld,
+    rsvqa,
+)
 from internvl_da.eval.drivelm_challenge import _json_rows
 from internvl_da.fileio import write_jsonl
 
 # Benchmark name -> its module (FIELDS, judge, score).
 MODULES = {"rsvqa-lr": rsvqa, "rsvqa-hr-test1": rsvqa, "rsvqa-hr-test2": rsvqa,
-           "dior-rsvg": dior_rsvg, "mme-realworld": mme_realworld, "gmai": gmai}
+           "dior-rsvg": dior_rsvg, "mme-realworld": mme_realworld, "gmai": gmai,
+           "custom-vqa": custom_vqa, "custom-caption": custom_caption, "custom-mcq": custom_mcq,
+           "custom-grounding": custom_grounding}
 # Benchmark name -> score_file(path, details, **options) for scorers that need more than records.
 FILE_SCORERS = {"drivelm": drivelm.score_file}
 
@@ -89,7 +101,8 @@ def check_drivelm_file(path: str | Path) -> None:
 
 
 # Options a benchmark module's judge/score accept (MME-RealWorld: which answer extractor).
-MODULE_OPTIONS = {"mme-realworld": {"extractor"}, "gmai": {"llm"}}
+MODULE_OPTIONS = {"mme-realworld": {"extractor"}, "gmai": {"llm"},
+                  "custom-grounding": {"iou"}}
 
 
 def score_file(bench: str, path: str | Path, details: str | Path | None = None,
@@ -107,6 +120,8 @@ def score_file(bench: str, path: str | Path, details: str | Path | None = None,
         raise ValueError(f"options {sorted(set(given) - allowed)} do not apply to {bench!r}")
     module = MODULES[bench]
     records = read_predictions(path, module.FIELDS)
-    if details:
+    if details and hasattr(module, "details"):  # metrics over the whole file (captions)
+        write_jsonl(details, module.details(records, **given))
+    elif details:
         write_jsonl(details, ({"id": r["id"], **module.judge(r, **given)} for r in records))
     return module.score(records, **given)

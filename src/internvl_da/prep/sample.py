@@ -22,9 +22,15 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-from internvl_da.prep import sample_driving, sample_general, sample_released, sample_remote
+from internvl_da.prep import (
+    sample_custom,
+    sample_driving,
+    sample_general,
+    sample_released,
+    sample_remote,
+)
 
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4  # 4: custom/ (your own domain's images and tables)
 JPEG_QUALITY = 90
 
 
@@ -92,6 +98,7 @@ def _write_all(writer: Writer, seed: int, scale: int) -> dict[str, dict]:
         "medical": sample_general.write_medical(writer, rng("medical"), 20 * scale),
         "gmai": sample_general.write_gmai(writer, rng("gmai"), 14 * scale),
         "general": sample_general.write_general(writer, rng("general"), 3 * scale),
+        "custom": sample_custom.write_custom(writer, rng("custom"), 4 * scale),
     }
     # The released layout, converted from the raw parts above (needs no generator).
     parts["released"] = sample_released.write_released(writer)
