@@ -22,6 +22,8 @@ COMMANDS: dict[tuple[str | None, str], tuple[str, str]] = {
     ("prep", "drivelm"): ("prep_drivelm", "DriveLM v1.1 QA -> InternVL JSONL on stitched images"),
     ("prep", "rsvqa"): ("prep_rsvqa", "RSVQA LR/HR raw annotations -> InternVL train/test"),
     ("prep", "dior-rsvg"): ("prep_dior", "DIOR-RSVG VOC annotations -> InternVL train/test"),
+    ("prep", "custom"): ("prep_custom", "your own domain: images + a CSV/JSONL table -> "
+                         "InternVL train/test JSONL"),
     ("prep", "meta"): ("prep_meta", "write a train_meta JSON: general SFT mix + one domain"),
     ("data", "check"): ("data_check", "validate a meta JSON or JSONL; report every problem"),
     (None, "train"): ("train", "fine-tune one size on one domain with the DA recipe"),
@@ -29,6 +31,7 @@ COMMANDS: dict[tuple[str | None, str], tuple[str, str]] = {
     (None, "score"): ("score", "score a predictions file on CPU; prints metrics JSON"),
     (None, "convert"): ("convert", "original InternVL2 checkpoint <-> native transformers"),
     (None, "stage"): ("stage", "run one pipeline stage of dvc.yaml from params.yaml"),
+    (None, "custom"): ("custom", "one pipeline stage of your own domains (params.yaml custom)"),
     (None, "report"): ("report", "results.md: our metrics next to the paper's tables"),
     (None, "export-vlmevalkit"): ("export_vlmevalkit", "print VLMEvalKit's registration of a "
                                   "checkpoint exported with convert --to-internvl"),

@@ -22,7 +22,10 @@ from pathlib import Path
 
 TASKS = ("vqa", "caption", "mcq", "grounding")
 PAPER_DOMAINS = ("drivelm", "medical", "remote")  # prep/meta.DOMAINS (light import here)
-RESERVED = {*PAPER_DOMAINS, "base", "general", "custom"}
+# paper domains, model and folder names, benchmark folders (results/<size>/<model>/<bench>)
+RESERVED = {*PAPER_DOMAINS, "base", "general", "custom", "metrics", "mme-realworld", "gmai",
+            "rsvqa-lr", "rsvqa-hr-test1", "rsvqa-hr-test2", "dior-rsvg",
+            *(f"custom-{t}" for t in TASKS)}
 NAME = re.compile(r"[a-z0-9][a-z0-9_-]*\Z")
 DOMAIN_KEYS = {"table": str, "images": str, "task": str, "general_ratio": float,
                "test_fraction": float}

@@ -14,6 +14,7 @@ and `size`, so choices do not overwrite each other:
     models/<size>/{base,released-<domain>}       native layout; revisions/<size>/*.json
     runs/<size>/<domain>/final                   the model after adaptation on <domain>
     results/<size>/<model>/<bench>               <model> = base | <domain> | released-<domain>
+Your own domains (params `custom`): pipeline_custom.py.
 """
 
 from __future__ import annotations
@@ -216,6 +217,16 @@ def eval_inputs(params: dict, bench: str) -> tuple[Path, Path]:
 def evaluate(params: dict, bench: str, results: str | Path, checkpoints: dict[str, str]) -> None:
     """`bench` on each named checkpoint, with its `eval.<bench>` settings:
     results/<name>/<bench>/{predictions,metrics}."""
+    annotation, images = eval_inputs(params, bench)
+    for name, checkpoint in checkpoints.items():
+        evaluate_on(params, bench, annotation, images, Path(results) / name / bench, name,
+                    checkpoint)
+
+
+def evaluate_on(params: dict, bench: str, annotation: Path, images: Path, out: Path, name: str,
+                checkpoint: str) -> None:
+    """`bench` on one checkpoint, given its files (the paper's or a custom domain's): `out`
+    gets predictions.jsonl and metrics.json; eval.<bench> settings, ranks under `launcher`."""
     from internvl_da import repro
     from internvl_da.eval.generate import GenerationSettings
     from internvl_da.eval.runner import distributed_rank, evaluate_files
@@ -226,15 +237,13 @@ def evaluate(params: dict, bench: str, results: str | Path, checkpoints: dict[st
     rank, world_size = distributed_rank()  # under `launcher` (torchrun), one shard per rank
     spec = get_size(params["size"])
     options = params["eval"]
-    annotation, images = eval_inputs(params, bench)
     # max_num / dynamic / max_new_tokens: replaced by eval.<bench> in evaluate_files
     settings = GenerationSettings(spec.template, spec.image_size, spec.tokens_per_tile)
-    for name, checkpoint in checkpoints.items():
-        model, tokenizer = load_native(checkpoint)
-        model.to(inference_device()).eval()
-        metrics = evaluate_files(bench, model, tokenizer, settings, annotation, images,
-                                 Path(results) / name / bench, options=options[bench],
-                                 limit=options["limit"], batch_size=options["batch_size"],
-                                 rank=rank, world_size=world_size, checkpoint=checkpoint)
-        if rank == 0:
-            print(f"{bench} [{name}]: {json.dumps(metrics)}")
+    model, tokenizer = load_native(checkpoint)
+    model.to(inference_device()).eval()
+    metrics = evaluate_files(bench, model, tokenizer, settings, annotation, images, out,
+                             options=options[bench], limit=options["limit"],
+                             batch_size=options["batch_size"], rank=rank,
+                             world_size=world_size, checkpoint=checkpoint)
+    if rank == 0:
+        print(f"{bench} [{name}]: {json.dumps(metrics)}")

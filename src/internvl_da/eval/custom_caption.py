@@ -47,8 +47,8 @@ def _compute(records: list[dict]) -> tuple[dict[str, float], list[dict[str, floa
 def score(records: list[dict]) -> dict:
     """BLEU-1..4, ROUGE_L, CIDEr of the file, and `total`."""
     if not records:
-        return {**dict.fromkeys(KEYS), "total": 0}
-    return {**_compute(records)[0], "total": len(records)}
+        return {"task": "caption", **dict.fromkeys(KEYS), "total": 0}
+    return {"task": "caption", **_compute(records)[0], "total": len(records)}
 
 
 def details(records: list[dict]) -> list[dict]:

@@ -48,5 +48,5 @@ def judge(record: dict, iou: str = "standard") -> dict:
 def score(records: list[dict], iou: str = "standard") -> dict:
     correct = sum(judge(r, _rule(iou))["correct"] for r in records)
     total = len(records)
-    return {"acc@0.5": round(correct / total, 4) if total else None, "correct": correct,
-            "total": total, "iou": iou}
+    return {"task": "grounding", "acc@0.5": round(correct / total, 4) if total else None,
+            "correct": correct, "total": total, "iou": iou}

@@ -21,5 +21,5 @@ def judge(record: dict) -> dict:
 def score(records: list[dict]) -> dict:
     correct = sum(judge(r)["correct"] for r in records)
     total = len(records)
-    return {"accuracy": round(correct / total, 4) if total else None, "correct": correct,
-            "total": total}
+    return {"task": "mcq", "accuracy": round(correct / total, 4) if total else None,
+            "correct": correct, "total": total}

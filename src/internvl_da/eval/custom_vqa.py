@@ -45,6 +45,6 @@ def score(records: list[dict]) -> dict:
     judged = [judge(r) for r in records]
     total = len(judged)
     correct = sum(j["correct"] for j in judged)
-    return {"accuracy": round(correct / total, 4) if total else None,
+    return {"task": "vqa", "accuracy": round(correct / total, 4) if total else None,
             "exact_match": round(sum(j["exact"] for j in judged) / total, 4) if total else None,
             "correct": correct, "total": total}
