@@ -109,8 +109,35 @@ def test_flat_metric_files(tree):
     assert set(drive) == {"drivelm"}
     assert "chatgpt" not in drive["drivelm"]  # null: not a number
     assert drive["drivelm"]["language/CIDEr"] == 0.15
-    assert sorted(p.name for p in (tree / "metrics").iterdir()) == [
-        "dior-rsvg.json", "drivelm.json", "mme-realworld.json", "rsvqa-lr.json"]
+    assert sorted(p.name for p in (tree / "metrics").iterdir()) == [  # custom: a dvc metric
+        "custom.json", "dior-rsvg.json", "drivelm.json", "mme-realworld.json", "rsvqa-lr.json"]
+    assert json.loads((tree / "metrics" / "custom.json").read_text()) == {"custom": {}}
+    assert "Your own domains" not in (tree / "results.md").read_text()
+
+
+def test_custom_domains_show_domain_and_general_scores_before_and_after(tree):
+    """Issue 14: for each adapted model, its domain score and the general held-out score
+    before (base) and after adaptation, and what is missing."""
+    def put(model, folder, metrics):
+        path = tree / "custom" / model / folder / "metrics.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(metrics))
+
+    put("base", "general", {"task": "vqa", "accuracy": 0.5})
+    put("base", "shelves", {"task": "vqa", "accuracy": 0.25, "exact_match": 0.2})
+    put("shelves", "shelves", {"task": "vqa", "accuracy": 0.75, "exact_match": 0.7})
+    put("shelves", "general", {"task": "vqa", "accuracy": 0.375})
+    put("base", "tiles", {"task": "caption", "CIDEr": 0.1234})
+    text = write_report(tree, size="1b")
+    section = text[text.index("## Your own domains"):]
+    assert "| shelves | vqa | accuracy (exact match after normalisation, %) | 25.00 | 75.00 | " \
+           "+50.00 | 50.00 | 37.50 | -12.50 |" in section
+    assert "| tiles | caption | CIDEr (CIDEr-D (pycocoevalcap)) | 0.123 | n/a | n/a | 50.00 | " \
+           "n/a | n/a |" in section
+    assert "`custom/tiles/tiles/metrics.json` not found" in section
+    flat = json.loads((tree / "metrics" / "custom.json").read_text())["custom"]
+    assert flat["shelves"] == {"general/accuracy": 0.375, "shelves/accuracy": 0.75,
+                               "shelves/exact_match": 0.7}
 
 
 def test_flatten_keeps_numbers_only():

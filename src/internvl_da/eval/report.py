@@ -8,7 +8,8 @@ benchmark family (DriveLM; MME-RealWorld driving; GMAI-MMBench; remote sensing a
 rows in the order paper / released checkpoint / ours. A result we lack is `n/a`, and the notes
 under the table say why (file not found, metric absent). Our metrics are fractions in [0, 1];
 every column is converted to the paper's scale (x100 for percentages) and says so. Output bytes
-depend only on the inputs.
+depend only on the inputs. Your own domains (`DIR/custom/...`) get their own section with the
+general held-out score before and after adaptation (report_custom.py), `metrics/custom.json`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from internvl_da.eval.paper import PAPER_SIZES, SIZE_ROWS, TABLES
+from internvl_da.eval.report_custom import flat_custom, load_custom, render_custom
 from internvl_da.fileio import read_json_object, write_text_atomic
 
 DOMAINS = ("drivelm", "medical", "remote")
@@ -260,7 +262,7 @@ def _extractor_label(family: Family, model: str, found: dict) -> str:
     return f" [{name} extractor]" if name not in (None, "internvl") else ""
 
 
-def render(found: dict, size: str | None) -> str:
+def render(found: dict, size: str | None, custom: dict | None = None) -> str:
     title = f"size {size}" if size else "size not given"
     intro = (f"# Results vs. the Mini-InternVL paper ({title})\n\n"
              "Rows: `paper` copied from arXiv 2410.16261 (evaluation.md §8); `released` the "
@@ -268,7 +270,9 @@ def render(found: dict, size: str | None) -> str:
              "`ours` our base model and our fine-tune (`<model>/<bench>/metrics.json`). A gap "
              "between paper and released is evaluation drift, between released and ours "
              "training drift. Each column is shown on the paper's scale.\n")
-    return "\n".join([intro, *(render_family(f, found, size) for f in FAMILIES)])
+    sections = [intro, *(render_family(f, found, size) for f in FAMILIES)]
+    own = render_custom(custom or {})
+    return "\n".join(sections + ([own] if own else []))
 
 
 def flat_metrics(found: dict) -> dict[str, dict[str, dict[str, float]]]:
@@ -288,8 +292,12 @@ def write_report(results: str | Path, out: str | Path | None = None,
     for path in ignored:
         print(f"report: ignored {results / path} (not <model>/<bench> with model in "
               f"{MODELS} and bench in {BENCHES})", file=sys.stderr)
-    text = render(found, size)
+    custom = load_custom(results)  # your own domains: results/custom (report_custom.py)
+    text = render(found, size, custom)
     write_text_atomic(Path(out) if out else results / "results.md", text)
+    write_text_atomic(results / "metrics" / "custom.json",  # always written: a dvc.yaml metric
+                      json.dumps({"custom": flat_custom(custom, flatten)}, indent=1,
+                                 sort_keys=True) + "\n")
     for bench, by_model in flat_metrics(found).items():  # keyed by bench: short, unique
         write_text_atomic(results / "metrics" / f"{bench}.json",  # dvc exp show columns
                           json.dumps({bench: by_model}, indent=1, sort_keys=True) + "\n")
