@@ -147,11 +147,16 @@ def test_dvc_yaml_names_every_stage_and_reads_declared_params():
     assert set(stages) == {
         "sample_data", "stitch_drivelm", "prepare_drivelm", "prepare_medical", "prepare_remote",
         "decode_gmai", "base_model", *per_domain, "eval_drivelm", "eval_mme_realworld",
-        "eval_gmai", "eval_rsvqa", "eval_dior_rsvg", "report"}
+        "eval_gmai", "eval_rsvqa", "eval_dior_rsvg", "report", "custom_general",
+        "custom_eval_general", *(f"custom_{k}" for k in ("prepare", "validate", "finetune",
+                                                          "eval"))}
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    for name, stage in stages.items():
+    for name, declared in stages.items():
+        stage = declared.get("do", declared)  # foreach stages: one per custom domain
         if "internvl-da stage" in stage["cmd"]:  # its code must be a dependency
             assert "src/internvl_da/pipeline.py" in stage["deps"], name
+        if "internvl-da custom" in stage["cmd"] and "validate" not in stage["cmd"]:
+            assert "src/internvl_da/pipeline_custom.py" in stage["deps"], name
         for key in stage.get("params", []):
             assert key.split(".")[0] in params, (name, key)
         for out in stage.get("outs", []):
@@ -172,3 +177,59 @@ def test_stage_command_runs_the_per_domain_stages(params, workdir, capsys):
     assert "remote.json: 13 datasets" in capsys.readouterr().out
     assert main(["stage", "validate"]) == 2
     assert "validate needs --domain" in capsys.readouterr().err
+
+
+def test_custom_domains_prepare_holdout_and_mix(params):
+    """Issue 14: the general held-out items leave the general files the fine-tunes read, and
+    each declared sample domain's mix holds general_ratio x its lines of general data."""
+    from internvl_da import pipeline_custom
+    from internvl_da.custom_domains import domain_dir, general_dir
+
+    print(pipeline_custom.general_holdout(params))
+    general = general_dir(Path("data/prepared/sample"))
+    holdout = [json.loads(x) for x in (general / "holdout.jsonl").read_text().splitlines()]
+    assert len(holdout) == params["custom"]["general_holdout"]
+    assert len({h["id"].split(":")[0] for h in holdout}) > 1  # spread over the datasets
+    kept = {name: (general / "train" / f"{name}.jsonl").read_text().splitlines()
+            for name in INTERNVL_1_2_GENERAL}
+    for item in holdout:
+        name = item["id"].split(":")[0]
+        assert item["conversations"][0]["value"].endswith("single word or phrase.")
+        assert Path(item["image"]).is_file()
+        source = Path(json.loads((general / "general.json").read_text())[name]["root"])
+        assert all(json.loads(x).get("image") != str(Path(item["image"]).relative_to(source))
+                   for x in kept[name] if x.strip())
+    for name, entry in params["custom"]["domains"].items():
+        print(pipeline_custom.prepare(params, name))
+        mix = json.loads(meta_path(params, name).read_text())
+        assert meta_path(params, name) == domain_dir(Path("data/prepared/sample"), name) / \
+            "mix.json"
+        assert list(mix)[-1] == name and mix[name]["repeat_time"] == 1
+        train = len((domain_dir(Path("data/prepared/sample"), name) / "train.jsonl")
+                    .read_text().splitlines())
+        from internvl_da.data.formats import JsonlIndex, select_lines
+        general_lines = sum(len(select_lines(len(JsonlIndex(e["annotation"])), e["repeat_time"]))
+                            for n, e in mix.items() if n != name)
+        assert general_lines == round(entry["general_ratio"] * train)
+
+
+def test_custom_stages_cover_the_declared_domains():
+    """dvc.yaml's foreach stages read params.yaml custom.domains; the report reads their results."""
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    for kind in ("prepare", "validate", "finetune", "eval"):
+        assert stages[f"custom_{kind}"]["foreach"] == "${custom.domains}"
+    assert "results/${size}/custom" in stages["report"]["deps"]
+    assert "results/${size}/metrics/custom.json" in stages["report"]["metrics"]
+    assert stages["custom_eval"]["do"]["outs"] == [
+        "results/${size}/custom/base/${key}", "results/${size}/custom/${key}/${key}",
+        "results/${size}/custom/${key}/general"]
+
+
+def test_mix_counts_follow_the_ratio():
+    from internvl_da.pipeline_custom import _repeat, mix_counts
+
+    assert mix_counts({"a": 10, "b": 30}, 8) == {"a": 2, "b": 6}
+    assert mix_counts({"a": 10, "b": 30}, 100) == {"a": 10, "b": 30}  # at most what exists
+    assert mix_counts({"a": 1, "b": 1, "c": 1}, 2) == {"a": 1, "b": 1}  # 0 lines: left out
+    assert mix_counts({"a": 5}, 0) == {}
+    assert all(int(n * _repeat(c, n)) == c for n in range(1, 60) for c in range(1, n + 1))
