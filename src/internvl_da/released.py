@@ -20,7 +20,10 @@ BENCHMARKS = {"drivelm": ("drivelm", "mme-realworld"), "medical": ("gmai",),
 # The original checkpoints' LLM architecture and template per tiny family (convert.FAMILIES).
 _ORIGINAL = {"qwen2": ("qwen2", "Qwen2ForCausalLM", "Hermes-2"),
              "llama": ("internlm2", "InternLM2ForCausalLM", "internlm2-chat"),
-             "phi3": ("phi3", "Phi3ForCausalLM", "phi3-chat")}
+             "phi3": ("phi3", "Phi3ForCausalLM", "phi3-chat"),
+             # InternVL3.5 in InternVL's own layout (internvl_hf2custom.py, spec internvl35.md
+             # §3.5): what users bring from InternVL's training code; `convert` makes it native.
+             "qwen3": ("qwen3", "Qwen3ForCausalLM", "internvl2_5")}
 
 
 def model_name(domain: str) -> str:
@@ -64,8 +67,8 @@ def write_tiny_original(llm_family: str, seed: int, out: Path) -> Path:
     if model.config.tie_word_embeddings:
         state.pop("lm_head.weight")
     text = model.config.text_config
-    heads = Heads(text.num_attention_heads, text.num_key_value_heads,
-                  text.hidden_size // text.num_attention_heads)
+    head_dim = getattr(text, "head_dim", None) or text.hidden_size // text.num_attention_heads
+    heads = Heads(text.num_attention_heads, text.num_key_value_heads, head_dim)  # Qwen3: fixed
     tensors = {k: v.contiguous() for k, v in to_original(state, family, heads).items()}
     out.mkdir(parents=True, exist_ok=True)
     save_file(tensors, out / "model.safetensors")
@@ -82,3 +85,24 @@ def tiny_released(llm_family: str, seed: int, out: str | Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         source = write_tiny_original(llm_family, seed, Path(tmp) / "original")
         print(convert_to_native(source, out))
+
+
+def write_tiny_native_base(seed: int, out: str | Path, llm_family: str = "qwen3") -> Path:
+    """The tiny InternVL3.5 base, `models/<tiny>/base` of family internvl3.5: a random
+    `build_tiny_model("qwen3")` saved NATIVELY (safetensors, tokenizer with the internvl2_5
+    chat template, image processor), the stand-in of an `-HF` hub folder, which needs no
+    `convert` (spec internvl35.md §2); checked as `hub.fetch_native` checks a download."""
+    from internvl_da.model.hub import check_native_folder
+    from internvl_da.model.processor import chat_template, save_image_processor
+    from internvl_da.model.tiny import TINY_FAMILIES, build_tiny_model
+
+    model, tokenizer = build_tiny_model(llm_family, seed=seed)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    template = TINY_FAMILIES[llm_family]
+    model.save_pretrained(out, safe_serialization=True)
+    tokenizer.chat_template = chat_template(template)
+    tokenizer.save_pretrained(out)
+    save_image_processor(out, size=model.config.vision_config.image_size[0])
+    check_native_folder(out)
+    return out

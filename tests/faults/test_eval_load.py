@@ -124,3 +124,25 @@ def test_fingerprint_sees_one_changed_weight():
         next(model.parameters()).view(-1)[0] += 1e-3
     assert weights_fingerprint(model) != before
     assert weights_fingerprint(build_tiny_model("qwen2", seed=0)[0]) == before
+
+
+def test_internvl35_hub_id_is_not_told_to_convert(tmp_path, monkeypatch):
+    """A 3.5 id passed as a checkpoint: its -HF checkpoint is native (spec internvl35.md §2)."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError) as err:
+        load_native("OpenGVLab/InternVL3_5-1B-HF")
+    assert "fetch_native" in str(err.value) and "convert" not in str(err.value)
+
+
+def test_original_layout_internvl35_points_at_the_hf_twin(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({
+        "architectures": ["InternVLChatModel"],
+        "llm_config": {"architectures": ["Qwen3ForCausalLM"]}}))
+    with pytest.raises(ValueError, match="InternVL3_5-1B-HF"):
+        load_native(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({
+        "architectures": ["InternVLChatModel"],
+        "llm_config": {"architectures": ["Qwen2ForCausalLM"]}}))
+    with pytest.raises(ValueError, match="original InternVL2 checkpoint: run `internvl-da "
+                                         "convert"):
+        load_native(tmp_path)

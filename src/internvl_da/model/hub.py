@@ -1,4 +1,6 @@
-"""Original InternVL2 checkpoints (and hub datasets) at pinned revisions; models made native.
+"""Hub checkpoints (and datasets) at pinned revisions: original InternVL2 checkpoints are
+downloaded and converted (`fetch_and_convert`); InternVL3.5's `-HF` checkpoints are already
+native and are only downloaded and checked (`fetch_native`, spec internvl35.md §2-§3.4).
 
 A user who sets nothing still gets a pinned run (issue 9): `resolve_revision` keeps an explicit
 40-hex commit sha from params.yaml; otherwise it resolves the branch (null = "main") to its
@@ -12,7 +14,9 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import re
+import shutil
 from pathlib import Path
 
 from internvl_da.fileio import write_json
@@ -105,3 +109,86 @@ def fetch_and_convert(model: dict, out: Path, record: str | Path | None = None,
     print(f"{model['hub_id']}@{revision}")
     print(convert_to_native(source, out))
     return out
+
+
+# Spec internvl35.md §3.4: tokens every InternVL3.5 tokenizer must hold as ONE token each.
+NATIVE_TOKENS_35 = ("<|im_start|>", "<|im_end|>", "<think>", "</think>", "<img>", "</img>",
+                    "<IMG_CONTEXT>", "<quad>", "</quad>", "<ref>", "</ref>", "<box>", "</box>")
+# Their ids in the real Qwen3-based checkpoints (§3.4; the InternVL ones inferred there): pass
+# as `expected_ids` for the 1B/2B/4B so a different vocabulary is named, never trained on.
+INTERNVL35_IDS = {"<|endoftext|>": 151643, "<|im_start|>": 151644, "<|im_end|>": 151645,
+                  "<think>": 151667, "</think>": 151668, "<img>": 151669, "</img>": 151670,
+                  "<IMG_CONTEXT>": 151671, "<quad>": 151672, "</quad>": 151673,
+                  "<ref>": 151674, "</ref>": 151675, "<box>": 151676, "</box>": 151677}
+# What huggingface_hub's `local_dir` download leaves inside the folder (etags, timestamps):
+# dropped, so the folder's content (and its DVC hash) is the checkpoint's files only.
+HUB_METADATA = ".cache"
+
+
+def check_native_folder(path: str | Path, expected_ids: dict[str, int] | None = None,
+                        tokens: tuple[str, ...] = NATIVE_TOKENS_35) -> dict[str, int]:
+    """{token: id} of a native InternVL folder that loads as one: config model_type internvl,
+    safetensors weights, a tokenizer (no remote code) holding each of `tokens` as one token,
+    `image_token_id` == its `<IMG_CONTEXT>` id and, if given, the `expected_ids`."""
+    from internvl_da.model.convert_tokens import _token_id
+    from internvl_da.model.load import (
+        check_native_checkpoint,
+        check_tokenizer,
+        load_tokenizer,
+        weight_files,
+    )
+
+    config = check_native_checkpoint(path)
+    weight_files(path)
+    tokenizer = load_tokenizer(path)
+    image_token = check_tokenizer(tokenizer, str(path))
+    if config.get("image_token_id") != image_token:
+        raise ValueError(f"{path}: config.json image_token_id {config.get('image_token_id')} "
+                         f"!= the tokenizer's <IMG_CONTEXT> id {image_token}")
+    ids = {t: _token_id(tokenizer, t, str(path)) for t in tokens}
+    wrong = {t: (i, ids.get(t, tokenizer.convert_tokens_to_ids(t)))
+             for t, i in (expected_ids or {}).items()
+             if ids.get(t, tokenizer.convert_tokens_to_ids(t)) != i}
+    if wrong:
+        shown = ", ".join(f"{t} {got} (expected {want})" for t, (want, got) in wrong.items())
+        raise ValueError(f"{path}: token ids differ from spec internvl35.md §3.4: {shown}")
+    return ids
+
+
+def fetch_native(model: dict, out: str | Path, record: str | Path | None = None,
+                 cache_dir: str | Path | None = None, api=None, download=None,
+                 expected_ids: dict[str, int] | None = None) -> Path:
+    """Download a native (`-HF`) checkpoint into `out` at its resolved revision, no convert.
+
+    `download` defaults to huggingface_hub.snapshot_download, called with `local_dir` (tests
+    pass a fake). The files land in a hidden sibling of `out`, are checked
+    (`check_native_folder`) and only then replace `out` as a whole: a failed or partial
+    download never leaves a folder that looks like a checkpoint."""
+    out = Path(out)
+    revision = resolve_revision(model, record or default_record(out), api=api)
+    if download is None:
+        from huggingface_hub import snapshot_download as download
+
+    staging = out.parent / f".{out.name}.partial-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        download(model["hub_id"], revision=revision, cache_dir=cache_dir, local_dir=str(staging))
+        shutil.rmtree(staging / HUB_METADATA, ignore_errors=True)
+        ids = check_native_folder(staging, expected_ids)
+        _replace_folder(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    print(f"{model['hub_id']}@{revision}: native checkpoint in {out} (<IMG_CONTEXT> "
+          f"{ids['<IMG_CONTEXT>']})")
+    return out
+
+
+def _replace_folder(staging: Path, out: Path) -> None:
+    if out.exists():
+        old = out.parent / f".{out.name}.replaced-{os.getpid()}"
+        os.replace(out, old)
+        os.replace(staging, out)
+        shutil.rmtree(old)
+    else:
+        os.replace(staging, out)

@@ -46,14 +46,35 @@ def check_native_checkpoint(path: str | Path) -> dict:
     """The checkpoint's config; a clear error for anything but a native InternVL folder."""
     config_path = Path(path) / "config.json"
     if not config_path.is_file():
-        raise FileNotFoundError(f"{path}: no config.json (not a checkpoint folder)")
+        raise FileNotFoundError(f"{path}: no config.json (not a checkpoint folder)"
+                                + _hub_id_hint(str(path)))
     config = json.loads(config_path.read_text())
     if config.get("model_type") != "internvl":
         archs = config.get("architectures") or [config.get("model_type")]
-        hint = " (an original InternVL2 checkpoint: run `internvl-da convert SRC DST` first)" \
-            if "InternVLChatModel" in archs else ""
+        hint = _original_hint(config) if "InternVLChatModel" in archs else ""
         raise ValueError(f"{path}: not a native InternVL checkpoint, found {archs}{hint}")
     return config
+
+
+def _hub_id_hint(path: str) -> str:
+    """A hub id given as a folder: InternVL3.5's `-HF` checkpoints are native (spec
+    internvl35.md §2), so they are downloaded, never converted."""
+    if "InternVL3_5" in path and not Path(path).exists():
+        return ("; an InternVL3.5 hub id is downloaded, not loaded by name: the `-HF` "
+                "checkpoints are already native, fetch one with `hub.fetch_native` (the "
+                "pipeline's base-model stage) and pass its folder")
+    return ""
+
+
+def _original_hint(config: dict) -> str:
+    """What to do with an original-layout folder: InternVL3.5 (Qwen3 LLM) has a native `-HF`
+    twin on the hub; InternVL2 has none, so it is converted."""
+    llm = (config.get("llm_config") or {}).get("architectures") or []
+    if "Qwen3ForCausalLM" in llm:
+        return (" (an original-layout InternVL3.5 checkpoint: use its native `-HF` twin, e.g. "
+                "OpenGVLab/InternVL3_5-1B-HF; one trained with InternVL's own code goes "
+                "through `internvl-da convert SRC DST`)")
+    return " (an original InternVL2 checkpoint: run `internvl-da convert SRC DST` first)"
 
 
 def check_tokenizer(tokenizer, source: str = "tokenizer") -> int:
