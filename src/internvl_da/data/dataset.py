@@ -106,7 +106,7 @@ class SupervisedDataset(torch.utils.data.Dataset):
         s = self.settings
         k = int(self.lines[i])
         line = self.index.line_number(k)
-        record = parse_record(self.index[k], self.index.path, line)
+        record = parse_record(self.index[k], self.index.path, line, s.template)  # its rules
         pixel_values, tiles = self._pixels(record, line, i)
         counts = [s.tokens_per_tile * n for n in tiles]
         input_ids, labels = encode_conversation(self.tokenizer, s.template, record.conversations,

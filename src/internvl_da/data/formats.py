@@ -3,6 +3,19 @@
 Reference: `internvl_chat/internvl/train/internvl_chat_finetune.py` (`build_datasets`,
 `LazySupervisedDataset`) and spec training.md §8. Relative paths resolve against the current
 working directory, as in the reference.
+
+Record rules depend on the template's preprocess (`parse_record(..., template)`):
+- InternVL2 templates (spec training.md §8.3): human/gpt turns alternating, a leading gpt turn
+  dropped (`source[1:]`), no system turn.
+- `internvl2_5` (InternVL3.5, spec internvl35.md §5, `preprocess_internvl2_5` and the loader of
+  `internvl_chat_gpt_oss/.../internvl_chat_finetune.py`): an optional FIRST turn of role
+  `system` (its value is the system prompt), then human/gpt turns in any order, a leading gpt
+  turn KEPT and trained, at least one gpt turn. Rejected, each at file:line, what the reference
+  crashes on (any other role, a system turn later, no image placeholder it can expand) or
+  silently mis-trains on: `<image>` in a system or gpt turn or a text-only sample (never
+  expanded: the model would train on the literal text), an image sample whose first turn is a
+  gpt turn or whose first turn has no tag while a later one has (the loader puts `<image>\n`
+  into the first turn, so the later tag stays literal text), an empty answer.
 """
 
 from __future__ import annotations
@@ -17,7 +30,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from internvl_da.data.errors import SampleError
-from internvl_da.data.templates import leading_gpt_turn
+from internvl_da.data.templates import Template, get_template, leading_gpt_turn
 from internvl_da.data.tokens import IMAGE_TAG
 
 _CHUNK = 1 << 22  # 4 MiB reads while indexing
@@ -219,14 +232,20 @@ def _images(obj: dict, bad) -> tuple[list[str], str]:
     return [], "text"
 
 
-def _turns(obj: dict, bad) -> list[dict]:
-    """Checked human/gpt turns after dropping a leading gpt turn (turns numbered as in the file)."""
+def _raw_turns(obj: dict, bad) -> list[dict]:
     turns = obj.get("conversations")
     if not isinstance(turns, list) or not turns:
         raise bad("'conversations' must be a non-empty list")
     for k, turn in enumerate(turns, 1):
         if not isinstance(turn, dict) or not isinstance(turn.get("value"), str):
             raise bad(f"turn {k}: must be an object with a string 'value'")
+    return turns
+
+
+def _turns(obj: dict, bad) -> list[dict]:
+    """Checked human/gpt turns after dropping a leading gpt turn (turns numbered as in the file)."""
+    turns = _raw_turns(obj, bad)
+    for k, turn in enumerate(turns, 1):
         if turn.get("from") not in ("human", "gpt"):  # reference templates: KeyError
             raise bad(f"turn {k}: unsupported role {turn.get('from')!r} (human/gpt only)")
     dropped = int(leading_gpt_turn(turns))  # reference preprocess: source[1:], not an error
@@ -244,6 +263,45 @@ def _turns(obj: dict, bad) -> list[dict]:
     return [dict(t) for t in turns]
 
 
+def _turns_internvl2_5(obj: dict, bad) -> list[dict]:
+    """Checked turns of the `internvl2_5` template (module docstring), the system turn kept."""
+    turns = _raw_turns(obj, bad)
+    for k, turn in enumerate(turns, 1):
+        role, value = turn.get("from"), turn["value"]
+        if role == "system" and k > 1:  # reference: NotImplementedError
+            raise bad(f"turn {k}: a system turn may only be the first turn")
+        if role not in ("system", "human", "gpt"):  # reference: NotImplementedError
+            raise bad(f"turn {k}: unsupported role {role!r} (a first system turn, then "
+                      "human/gpt)")
+        if role == "gpt" and not value.strip():
+            raise bad(f"empty answer in turn {k}")
+        if role != "human" and IMAGE_TAG in value:  # never expanded: trained as literal text
+            raise bad(f"<image> tag in the {role} turn {k} (only human turns get images)")
+    if not any(turn["from"] == "gpt" for turn in turns):
+        raise bad("conversation has no gpt answer to train on")
+    return [dict(t) for t in turns]
+
+
+def _check_tags_internvl2_5(turns: list[dict], images: list[str], kind: str, bad) -> None:
+    """The image rules of `internvl2_5` (module docstring); tags count in human turns only."""
+    tags = sum(t["value"].count(IMAGE_TAG) for t in turns if t["from"] == "human")
+    if kind == "text":
+        if tags:
+            raise bad(f"{tags} <image> tags but no image")
+        return
+    k = int(turns[0]["from"] == "system")
+    if k >= len(turns) or turns[k]["from"] != "human":
+        raise bad(f"turn {k + 1}: an image sample must start with a human turn (the reference "
+                  "puts the image placeholder into the first turn, never expanded in a gpt turn)")
+    if kind == "multi" and tags != len(images):
+        raise bad(f"{tags} <image> tags for {len(images)} images")
+    if kind == "single" and tags > 1:
+        raise bad(f"{tags} <image> tags for 1 image")
+    if tags and IMAGE_TAG not in turns[k]["value"]:
+        raise bad(f"turn {k + 1} has no <image> tag but a later turn has: the reference "
+                  "prepends one to the first turn and leaves the later tag as text")
+
+
 def _check_tags(turns: list[dict], images: list[str], kind: str, bad) -> None:
     tags = sum(turn["value"].count(IMAGE_TAG) for turn in turns)
     if kind == "multi" and tags != len(images):  # reference asserts one </img> per image
@@ -257,11 +315,15 @@ def _check_tags(turns: list[dict], images: list[str], kind: str, bad) -> None:
         raise bad(f"{tags} <image> tags but no image")
 
 
-def parse_record(obj: dict, source: str, line: int) -> Record:
-    """Normalise one JSONL object (spec §8.3); every problem is a SampleError at file:line.
+def parse_record(obj: dict, source: str, line: int,
+                 template: str | Template | None = None) -> Record:
+    """Normalise one JSONL object by the rules of `template`'s preprocess (module docstring;
+    None: the InternVL2 rules, spec training.md §8.3); every problem is a SampleError at
+    file:line.
 
-    Every rule here is also enforced by `templates.encode_conversation`, so a line that passes
-    also passes at training time.
+    A line that passes also passes `templates.encode_conversation` with that template, so
+    `data check` and training agree; for `internvl2_5` the rules are stricter where the
+    reference would mis-train (module docstring).
     """
 
     def bad(reason: str) -> SampleError:
@@ -270,6 +332,10 @@ def parse_record(obj: dict, source: str, line: int) -> Record:
     if not isinstance(obj, dict):
         raise bad("line is not a JSON object")
     images, kind = _images(obj, bad)
+    if template is not None and get_template(template).preprocess == "internvl2_5":
+        turns = _turns_internvl2_5(obj, bad)
+        _check_tags_internvl2_5(turns, images, kind, bad)
+        return Record(str(obj.get("id", line)), images, kind, turns)
     turns = _turns(obj, bad)
     _check_tags(turns, images, kind, bad)
     return Record(str(obj.get("id", line)), images, kind, turns,

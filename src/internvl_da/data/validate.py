@@ -5,8 +5,11 @@ order, empty answers, `<image>` tag counts, missing / corrupt / truncated images
 escape the root and — given a tokenizer — samples whose image block would be cut by
 `max_seq_length`. A sample that is too long only in its tail text is kept, as the reference
 keeps it (§13.2); such samples are counted per dataset, not rejected. So are samples whose
-conversation starts with a `gpt` turn: the reference drops that turn (§8.3) and trains on the
-rest, and so does internvl-da; the count shows how much text the drop removes.
+conversation starts with a `gpt` turn under an InternVL2 template: the reference drops that
+turn (§8.3) and trains on the rest, and so does internvl-da; the count shows how much text the
+drop removes. Records are parsed by the rules of the template given (`formats.parse_record`:
+InternVL2's, or InternVL3.5's `internvl2_5` with its system turn and trained leading gpt turn,
+spec internvl35.md §5), even without a tokenizer, so `data check` and training agree.
 """
 
 from __future__ import annotations
@@ -49,8 +52,9 @@ class Problem:
 
 @dataclass(frozen=True)
 class CheckOptions:
-    """What to check. With a tokenizer (and template) every sample is also encoded, and with
-    max_seq_length too its length is checked."""
+    """What to check. The template sets the record rules (None: InternVL2's); with a
+    tokenizer (and template) every sample is also encoded, and with max_seq_length too its
+    length is checked."""
 
     tokenizer: object = None
     template: str | None = None
@@ -158,7 +162,7 @@ def _check_line(index: JsonlIndex, i: int, root: str, options: CheckOptions, max
     source, line = index.path, index.line_number(i)
     report.checked += 1
     try:
-        record = parse_record(index[i], source, line)
+        record = parse_record(index[i], source, line, options.template)
     except SampleError as exc:
         report.problems.append(Problem(source, line, exc.reason))
         return
