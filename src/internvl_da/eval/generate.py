@@ -67,15 +67,23 @@ def generate_ids(model, tokenizer, settings: GenerationSettings, questions: list
     return rows
 
 
+# Templates whose reference `chat()` decodes WITHOUT skipping special tokens: InternVL3.5's
+# (`internvl_chat_gpt_oss/.../modeling_internvl_chat.py`, spec internvl35.md §9.1 step 5).
+KEEP_SPECIAL_TEMPLATES = frozenset({"internvl2_5"})
+
+
 def decode_response(tokenizer, ids: list[int], template: str) -> str:
-    """The reference `model.chat` response: `batch_decode(ids, skip_special_tokens=True)`, then
+    """The reference `model.chat` response: `batch_decode(ids, skip_special_tokens=...)`, then
     `response.split(template.sep.strip())[0].strip()` (evaluation.md §2.2 step 5).
 
-    Special tokens are dropped, not kept: for the real checkpoints that includes `<ref>`,
-    `<box>` and their closing tags (added as special), so a DIOR-RSVG answer reads
-    `the car[[1, 2, 3, 4]]` exactly as the reference scorer saw it.
+    InternVL2: special tokens are dropped, not kept: for the real checkpoints that includes
+    `<ref>`, `<box>` and their closing tags (added as special), so a DIOR-RSVG answer reads
+    `the car[[1, 2, 3, 4]]` exactly as the reference scorer saw it. InternVL3.5
+    (KEEP_SPECIAL_TEMPLATES): kept, as its `chat()` does; `<think>` / `</think>` are plain
+    added tokens of Qwen3 and survive either way (eval.thinking counts them).
     """
-    text = tokenizer.decode(ids, skip_special_tokens=True)
+    keep = template in KEEP_SPECIAL_TEMPLATES
+    text = tokenizer.decode(ids, skip_special_tokens=not keep)
     return text.split(get_template(template).stop_token)[0].strip()
 
 

@@ -8,7 +8,8 @@ else refuses unless `force`. `evaluate_files` runs a benchmark on a given annota
 image folder (the released val files: the paper's path); `run_benchmark` resolves the project's
 converted files first. Tiles, dynamic tiling and max_new_tokens are per benchmark
 (eval.benchmarks: the reference's defaults, then params.yaml `eval.<bench>`), never one global
-value: GMAI runs with 6 tiles, the others 12.
+value: GMAI runs with 6 tiles, the others 12. For InternVL3.5's template, metrics.json also
+records the share of thinking predictions and the SPLIT_THINK score (eval.thinking).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from internvl_da.eval.benchmarks import (  # noqa: F401 (re-exported: the regist
 )
 from internvl_da.eval.generate import GenerationSettings, answer_batch
 from internvl_da.eval.resume import claim_output, resume_file, run_identity
+from internvl_da.eval.thinking import counts_thinking, thinking_metrics
 from internvl_da.fileio import LineAppender, read_jsonl_objects, write_json, write_jsonl
 
 
@@ -172,6 +174,8 @@ def evaluate_files(name: str, model, tokenizer, settings: GenerationSettings, an
     else:
         records = _records([mine], items)
     metrics = bench.score(records)
+    if counts_thinking(settings.template):  # InternVL3.5 only (eval.thinking, spec §9.2)
+        metrics.update(thinking_metrics(records, bench.score, bench.finalize))
     if bench.write_outputs is not None:
         bench.write_outputs(records, out)
     write_json(out / "metrics.json", metrics)
