@@ -8,6 +8,9 @@ user keys (seed, freeze_*, lora_*); `train.recipe.recipe` builds its TrainConfig
 others 12); `released.<size>.<domain>` the released DA checkpoints (evaluation.md §9).
 `custom.domains.<name>` declares your own domains (internvl_da.custom_domains); their recipe is
 `recipe.<size>.custom` with the domain's own recipe keys on top.
+`family` (internvl2 | internvl3.5) picks the model of each size (families.model_key: `models`
+is keyed by registry key); InternVL3.5 adds its `recipe_profile` (families.recipe_overrides)
+over the recipe. `family_dir` prefixes the size in every pipeline path (`tree(params)`).
 """
 
 from __future__ import annotations
@@ -21,11 +24,14 @@ from pathlib import Path
 import yaml
 
 from internvl_da import custom_domains
+from internvl_da.model.families import FAMILIES, RECIPES, model_key
 from internvl_da.model.registry import SIZES
 from internvl_da.prep.meta import DOMAINS
 
 PARAMS_FILE = "params.yaml"
 PIPELINE_SIZES = ("tiny", "1b", "2b", "4b")
+# `models` keys: the registry key of every (family, size), InternVL2's bare sizes first
+MODEL_NAMES = tuple(model_key(f, s) for f in FAMILIES for s in PIPELINE_SIZES)
 DATA_CHOICES = ("sample", "full")
 SOURCE_CHOICES = ("released", "raw")  # the paper's released files | the project's conversions
 RELEASED_SIZES = ("1b", "2b", "4b")  # tiny: a stand-in built in-process (internvl_da.released)
@@ -37,8 +43,9 @@ BENCHMARK_NAMES = ("drivelm", "mme-realworld", "gmai", "rsvqa-lr", "rsvqa-hr-tes
 RECIPE_DOMAINS = (*DOMAINS, "custom")  # recipe.<size>.custom: every custom domain's defaults
 
 # Top-level keys users override, and the TrainConfig fields they set.
-USER_KEYS = {"size": str, "data": str, "source": str, "seed": int, "freeze_vit": bool,
-             "freeze_mlp": bool, "freeze_llm": bool, "lora_llm": int, "lora_vit": int}
+USER_KEYS = {"family": str, "family_dir": str, "recipe_profile": str, "size": str, "data": str,
+             "source": str, "seed": int, "freeze_vit": bool, "freeze_mlp": bool,
+             "freeze_llm": bool, "lora_llm": int, "lora_vit": int}
 RECIPE_KEYS = {"max_steps": int, "gradient_accumulation_steps": int, "save_steps": int,
                "save_total_limit": int}
 MODEL_KEYS = {"template": str, "hub_id": str | None, "revision": str | None}
@@ -46,7 +53,8 @@ HUB_KEYS = {"hub_id": str, "revision": str | None}
 DATASET_KEYS = {"hub_id": str, "revision": str | None, "local_dir": str}
 EVAL_KEYS = {"batch_size": int, "limit": int | None, **dict.fromkeys(BENCHMARK_NAMES, dict)}
 BENCH_KEYS = {"max_num": int, "dynamic": bool, "max_new_tokens": int}
-NOT_TRAINING = ("size", "data", "source")  # user keys that are not TrainConfig fields
+# user keys that are not TrainConfig fields
+NOT_TRAINING = ("family", "family_dir", "recipe_profile", "size", "data", "source")
 
 
 class ParamsError(ValueError):
@@ -128,18 +136,21 @@ def check_params(params: dict, source: str = PARAMS_FILE) -> dict:
     schema = {**USER_KEYS, "launcher": str, "models": dict, "released": dict, "datasets": dict,
               "recipe": dict, "train": dict, "tiny_train": dict, "eval": dict, "custom": dict}
     _check_mapping(source, "", params, schema)
-    choices = {"size": PIPELINE_SIZES, "data": DATA_CHOICES, "source": SOURCE_CHOICES}
+    choices = {"family": FAMILIES, "size": PIPELINE_SIZES, "data": DATA_CHOICES,
+               "source": SOURCE_CHOICES, "recipe_profile": tuple(RECIPES)}
     for key, valid in choices.items():
         if params[key] not in valid:
             raise ParamsError(f"{source}: {key}: {params[key]!r} is not one of {', '.join(valid)}")
-    _check_mapping(source, "models", params["models"], dict.fromkeys(PIPELINE_SIZES, dict))
+    _check_family_dir(params, source)
+    _check_mapping(source, "models", params["models"], dict.fromkeys(MODEL_NAMES, dict))
     _check_mapping(source, "recipe", params["recipe"], dict.fromkeys(PIPELINE_SIZES, dict))
+    for key in MODEL_NAMES:
+        model = params["models"][key]
+        _check_mapping(source, f"models.{key}", model, MODEL_KEYS)
+        if model["template"] != SIZES[key].template:
+            raise ParamsError(f"{source}: models.{key}.template: {model['template']!r}, but "
+                              f"this model was trained with {SIZES[key].template!r}")
     for size in PIPELINE_SIZES:
-        model = params["models"][size]
-        _check_mapping(source, f"models.{size}", model, MODEL_KEYS)
-        if model["template"] != SIZES[size].template:
-            raise ParamsError(f"{source}: models.{size}.template: {model['template']!r}, but "
-                              f"this model was trained with {SIZES[size].template!r}")
         _check_mapping(source, f"recipe.{size}", params["recipe"][size],
                        dict.fromkeys(RECIPE_DOMAINS, dict))
         for domain in RECIPE_DOMAINS:
@@ -154,6 +165,15 @@ def check_params(params: dict, source: str = PARAMS_FILE) -> dict:
     _check_eval(params["eval"], source)
     _check_custom(params["custom"], source)
     return params
+
+
+def _check_family_dir(params: dict, source: str) -> None:
+    """family_dir: "" (the default tree) or "<family>-"; never another family's tree, so an
+    InternVL2 run cannot land in the InternVL3.5 tree or the reverse."""
+    allowed = ("", f"{params['family']}-")
+    if params["family_dir"] not in allowed:
+        raise ParamsError(f"{source}: family_dir: {params['family_dir']!r} does not fit family "
+                          f"{params['family']}; use one of {', '.join(map(repr, allowed))}")
 
 
 def _check_custom(custom, source: str) -> None:
@@ -216,13 +236,46 @@ def recipe_size(size: str) -> str:
     return "tiny" if size.startswith("tiny") else size
 
 
+def model_name(params: dict, size: str | None = None, family: str | None = None) -> str:
+    """The registry key of params' (family, size): InternVL2 keeps the bare size; a key that is
+    already a registry key (tiny-llama, internvl3.5-1b) is returned as it is."""
+    size = size or params["size"]
+    if size not in PIPELINE_SIZES:
+        return size
+    return model_key(family or params.get("family", "internvl2"), size)
+
+
+def tree(params: dict, size: str | None = None, family: str | None = None) -> str:
+    """The path segment of (family, size): `<family_dir><size>` (models/, runs/, results/,
+    revisions/, validate/ — dvc.yaml writes `${family_dir}${size}`). A family given apart from
+    params (CLI --family) gets its own tree (`internvl3.5-<size>`, nothing for internvl2); a
+    registry key as size is its own segment."""
+    size = size or params["size"]
+    if size not in PIPELINE_SIZES:
+        return size
+    if family is None:
+        return f"{params.get('family_dir', '')}{size}"
+    return size if family == "internvl2" else f"{family}-{size}"
+
+
+def family_overrides(params: dict, size: str) -> dict:
+    """InternVL3.5's recipe_profile (families.recipe_overrides) for a 3.5 model key, else {}."""
+    from internvl_da.model.families import recipe_overrides
+
+    if SIZES.get(size) is None or SIZES[size].template != "internvl2_5":
+        return {}
+    return recipe_overrides("internvl3.5", params.get("recipe_profile", "da35"))
+
+
 def train_settings(params: dict, size: str, domain: str) -> dict:
-    """TrainConfig keyword arguments for (size, domain), before command-line overrides."""
+    """TrainConfig keyword arguments for (size, domain), before command-line overrides. `size`
+    is a registry key (model_name); an InternVL3.5 key adds its recipe_profile's values over
+    the recipe, under the user keys (seed, freeze_*, lora_*)."""
     custom = custom_domains.domains(params)
     if domain not in DOMAINS and domain not in custom:
         raise ValueError(f"unknown domain {domain!r}; choose from {DOMAINS} or a custom domain "
                          f"of params.yaml ({', '.join(sorted(custom)) or 'none declared'})")
-    section = recipe_size(size)
+    section = recipe_size(size.removeprefix("internvl3.5-"))
     if section not in PIPELINE_SIZES:
         raise ValueError(f"unknown model size {size!r}; choose from {sorted(SIZES)}")
     settings = dict(params["train"])
@@ -233,6 +286,7 @@ def train_settings(params: dict, size: str, domain: str) -> dict:
         settings.update({k: v for k, v in custom[domain].items() if k in RECIPE_KEYS})
     else:
         settings.update(params["recipe"][section][domain])
+    settings.update(family_overrides(params, size))
     settings.update({k: params[k] for k in USER_KEYS if k not in NOT_TRAINING})
     settings["adam_betas"] = tuple(settings["adam_betas"])
     return {"size": size, "domain": domain, **settings}

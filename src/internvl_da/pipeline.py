@@ -2,7 +2,8 @@
 
 Each function reads the checked params (internvl_da.params) and calls the library; dvc.yaml lists
 the deps, params and outs of each. Paths carry `data` (sample | full), `source` (released | raw)
-and `size`, so choices do not overwrite each other:
+and `size` (with the `family_dir` prefix: `${family_dir}${size}` = params.tree), so choices do
+not overwrite each other; the model of each path is params.model_name (family x size):
 
     data/<data>                                  sample: `prep sample`; full: `stage fetch-data`
       InternVL-Domain-Adaptation-Data/{train_meta,train_data,val,images}   (released layout)
@@ -10,10 +11,13 @@ and `size`, so choices do not overwrite each other:
     data/prepared/<data>/released/meta/<domain>.json   the released meta, paths resolved
     data/prepared/<data>/raw/...                 source: raw — the project's conversions
     data/prepared/<data>/gmai/images             GMAI-MMBench's base64 images, decoded once
-    data/prepared/<data>/validate/<size>/<domain>.rejects.jsonl   `data check` of the meta
-    models/<size>/{base,released-<domain>}       native layout; revisions/<size>/*.json
-    runs/<size>/<domain>/final                   the model after adaptation on <domain>
-    results/<size>/<model>/<bench>               <model> = base | <domain> | released-<domain>
+    data/prepared/<data>/validate/<tree>/<domain>.rejects.jsonl   `data check` of the meta
+    models/<tree>/{base,released-<domain>}       native layout; revisions/<tree>/*.json
+    runs/<tree>/<domain>/final                   the model after adaptation on <domain>
+    results/<tree>/<model>/<bench>               <model> = base | <domain> | released-<domain>
+<tree> = <size> for the paper's InternVL2 (family_dir ""), internvl3.5-<size> for InternVL3.5
+with family_dir "internvl3.5-". DVC templating has no nested `${}` (so `family` cannot pick
+the prefix itself, dvc#5167/#9196); the prefix is its own params key, checked against family.
 Your own domains (params `custom`): pipeline_custom.py.
 """
 
@@ -22,10 +26,29 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from internvl_da.params import data_roots, meta_path, recipe_size, train_settings
+from internvl_da.params import data_roots, meta_path, model_name, recipe_size, train_settings, tree
 from internvl_da.prep.released import DA_DIR, Replacement, prepare_released_meta
 
 REVISIONS = Path("revisions")
+NO_RELEASED_35 = "no released DA checkpoint for InternVL3.5"
+NOT_APPLICABLE = "NOT_APPLICABLE.json"  # in a model folder / results folder that cannot exist
+
+
+def not_applicable(folder: str | Path, reason: str) -> None:
+    """A stage output that has no meaning for this choice (InternVL3.5's baseline stages): the
+    folder holds only NOT_APPLICABLE.json with the reason, which eval and report pass on."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / NOT_APPLICABLE).write_text(json.dumps({"not_applicable": reason}) + "\n",
+                                         encoding="utf-8")
+
+
+def applicable(folder: str | Path) -> str | None:
+    """The reason a folder is NOT_APPLICABLE, else None."""
+    marker = Path(folder) / NOT_APPLICABLE
+    if not marker.is_file():
+        return None
+    return json.loads(marker.read_text(encoding="utf-8"))["not_applicable"]
 
 
 def _da_dir(params: dict) -> str:
@@ -126,12 +149,12 @@ def validate(params: dict, domain: str) -> int:
     from internvl_da.data.validate import check_path, summary_lines
     from internvl_da.model.registry import get_size
 
-    size = params["size"]
+    size = model_name(params)
     settings = train_settings(params, size, domain)
     spec = get_size(size)
     rejects = validate_path(params, domain)
     rejects.parent.mkdir(parents=True, exist_ok=True)
-    reports = check_path(meta_path(params, domain), tokenizer_dir=f"models/{size}/base",
+    reports = check_path(meta_path(params, domain), tokenizer_dir=f"models/{tree(params)}/base",
                          rejects=rejects, template=spec.template,
                          max_seq_length=settings["max_seq_length"],
                          max_num=settings["max_dynamic_patch"],
@@ -145,7 +168,7 @@ def validate(params: dict, domain: str) -> int:
 
 
 def validate_path(params: dict, domain: str) -> Path:
-    return data_roots(params)[1] / f"validate/{params['size']}/{domain}.rejects.jsonl"
+    return data_roots(params)[1] / f"validate/{tree(params)}/{domain}.rejects.jsonl"
 
 
 def _tiny_record(record: Path, what: str, seed: int) -> None:
@@ -157,10 +180,23 @@ def _tiny_record(record: Path, what: str, seed: int) -> None:
 
 
 def base_model(params: dict, out: str | Path) -> None:
-    """models/<size>/base: the tiny random model, or the hub checkpoint converted to native;
-    the hub revision is recorded in revisions/<size>/base.json."""
-    size = params["size"]
-    record = REVISIONS / size / "base.json"
+    """models/<tree>/base: the tiny random model, or the hub checkpoint converted to native;
+    the hub revision is recorded in revisions/<tree>/base.json. InternVL3.5 (spec
+    internvl35.md §2): the -HF folder downloaded as it is (fetch_native, no convert); tiny:
+    the tiny Qwen3 base saved natively (released.write_tiny_native_base)."""
+    size = model_name(params)
+    record = REVISIONS / tree(params) / "base.json"
+    if size == "tiny-qwen3":
+        from internvl_da.released import write_tiny_native_base
+
+        write_tiny_native_base(params["seed"], out)
+        _tiny_record(record, "the tiny InternVL3.5 base model", params["seed"])
+        return
+    if size.startswith("internvl3.5-"):
+        from internvl_da.model.hub import fetch_native
+
+        fetch_native(params["models"][size], Path(out), record=record)
+        return
     if recipe_size(size) == "tiny":
         from internvl_da.model.registry import get_size
         from internvl_da.model.tiny import build_tiny_model
@@ -178,10 +214,13 @@ def base_model(params: dict, out: str | Path) -> None:
 def released_model(params: dict, domain: str, out: str | Path) -> None:
     """models/<size>/released-<domain>: the released DA checkpoint (evaluation.md §9) fetched
     and converted; size tiny: a random original-layout stand-in through the same `convert`."""
-    from internvl_da.released import model_name
+    from internvl_da.released import model_name as released_name
 
-    size = params["size"]
-    record = REVISIONS / size / f"{model_name(domain)}.json"
+    size = model_name(params)
+    if size == "tiny-qwen3" or size.startswith("internvl3.5-"):
+        not_applicable(out, NO_RELEASED_35)
+        return
+    record = REVISIONS / tree(params) / f"{released_name(domain)}.json"
     if recipe_size(size) == "tiny":
         from internvl_da.model.registry import get_size
         from internvl_da.prep.meta import DOMAINS
@@ -189,7 +228,7 @@ def released_model(params: dict, domain: str, out: str | Path) -> None:
 
         seed = params["seed"] + 1 + DOMAINS.index(domain)  # unlike the base model's weights
         tiny_released(get_size(size).llm_family, seed, out)
-        _tiny_record(record, f"the tiny stand-in of {model_name(domain)}", seed)
+        _tiny_record(record, f"the tiny stand-in of {released_name(domain)}", seed)
         return
     from internvl_da.model.hub import fetch_and_convert
 
@@ -219,6 +258,10 @@ def evaluate(params: dict, bench: str, results: str | Path, checkpoints: dict[st
     results/<name>/<bench>/{predictions,metrics}."""
     annotation, images = eval_inputs(params, bench)
     for name, checkpoint in checkpoints.items():
+        reason = applicable(checkpoint)
+        if reason:  # InternVL3.5's released-<domain>: the report shows the reason
+            not_applicable(Path(results) / name / bench, reason)
+            continue
         evaluate_on(params, bench, annotation, images, Path(results) / name / bench, name,
                     checkpoint)
 
@@ -235,7 +278,7 @@ def evaluate_on(params: dict, bench: str, annotation: Path, images: Path, out: P
 
     repro.configure(params["seed"])
     rank, world_size = distributed_rank()  # under `launcher` (torchrun), one shard per rank
-    spec = get_size(params["size"])
+    spec = get_size(model_name(params))
     options = params["eval"]
     # max_num / dynamic / max_new_tokens: replaced by eval.<bench> in evaluate_files
     settings = GenerationSettings(spec.template, spec.image_size, spec.tokens_per_tile)

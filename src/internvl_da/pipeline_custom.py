@@ -5,9 +5,9 @@
     data/prepared/<data>/custom/general/train/<name>.jsonl   each general file less the held out
     data/prepared/<data>/custom/<domain>/{train,test}.jsonl  `prep custom` of the declared table
     data/prepared/<data>/custom/<domain>/mix.json        general (general_ratio) + domain: trained
-    runs/<size>/<domain>/final                           the model after adaptation
-    results/<size>/custom/<model>/<domain|general>       <model> = base | <domain>
-    results/<size>/manifests/custom/<model>/*.manifest.json   run manifests, kept apart
+    runs/<tree>/<domain>/final                           the model after adaptation
+    results/<tree>/custom/<model>/<domain|general>       <model> = base | <domain>
+    results/<tree>/manifests/custom/<model>/*.manifest.json   run manifests, kept apart
 
 Forgetting: the general held-out set is scored with the VQA scorer on the base model and on each
 adapted model, which never saw those items (they are cut out of the general files it trains on).
@@ -155,16 +155,16 @@ def prepare(params: dict, name: str) -> str:
 
 
 def finetune(params: dict, name: str, checkpoint: str, live_dir: str | None = None) -> str:
-    """runs/<size>/<name>: the recipe of recipe.<size>.custom (+ the domain's keys) on mix.json."""
-    from internvl_da.params import meta_path
+    """runs/<tree>/<name>: the recipe of recipe.<size>.custom (+ the domain's keys) on mix.json,
+    for params' model (family x size; params.tree is the path segment)."""
+    from internvl_da.params import meta_path, model_name, tree
     from internvl_da.train.console import summary_line
     from internvl_da.train.finetune import finetune as run
     from internvl_da.train.recipe import recipe
 
     get_domain(params, name)
-    size = params["size"]
-    cfg = recipe(size, name, params)
-    output = f"runs/{size}/{name}"
+    cfg = recipe(model_name(params), name, params)
+    output = f"runs/{tree(params)}/{name}"
     metrics = run(cfg, meta_path(params, name), output, checkpoint, live_dir=live_dir,
                   force=True)
     return summary_line(metrics, output, cfg.max_steps)

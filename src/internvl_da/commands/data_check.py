@@ -21,6 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "whose entries name their roots")
     parser.add_argument("--params", metavar="FILE",
                         help="params file the defaults come from (default: ./params.yaml)")
+    parser.add_argument("--family", choices=("internvl2", "internvl3.5"),
+                        help="model family of --size (default: `family` of the params file)")
     parser.add_argument("--size", help="model size whose tiles are checked: tokens per tile, "
                         "tile size and template (default: `size` of the params file)")
     parser.add_argument("--tokenizer", metavar="DIR",
@@ -52,10 +54,10 @@ def defaults(args: argparse.Namespace) -> dict:
     (issue 11, item 15: the tiny model's data passes without --tokens-per-tile 4
     --image-size 64)."""
     from internvl_da.model.registry import get_size
-    from internvl_da.params import load_params, recipe_size
+    from internvl_da.params import load_params, model_name, recipe_size
 
     params = load_params(args.params)
-    size = args.size or params["size"]
+    size = model_name(params, args.size, args.family)
     spec = get_size(size)
     shared = dict(params["train"])
     if recipe_size(size) == "tiny":

@@ -25,6 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "--size tiny evaluates the untrained tiny model (the baseline)")
     parser.add_argument("--params", help="params file: size, seed, source, `eval` settings and "
                         "data roots come from it unless given here (default: ./params.yaml)")
+    parser.add_argument("--family", choices=("internvl2", "internvl3.5"),
+                        help="model family of --size (default: `family` of the params file)")
     parser.add_argument("--size", help="model size (sets template and tiles)")
     parser.add_argument("--seed", type=int, help="seed of the untrained tiny model")
     parser.add_argument("--source", choices=("released", "raw"),
@@ -113,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
     from internvl_da.eval.generate import GenerationSettings
     from internvl_da.eval.runner import canonical, distributed_rank, evaluate_files
     from internvl_da.model.registry import get_size
-    from internvl_da.params import load_params
+    from internvl_da.params import load_params, tree
+    from internvl_da.params import model_name as registry_key
     from internvl_da.pipeline import eval_inputs
 
     bench = canonical(args.bench)
@@ -123,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
     seed = _pick(args.seed, params["seed"])
     repro.configure(seed)
     rank, world_size = distributed_rank()
-    size = args.size or params["size"]
+    size = registry_key(params, args.size, args.family)
     spec = get_size(size)
     model, tokenizer = _load_model(args, spec, seed)
     from internvl_da.model.load import inference_device
@@ -137,7 +140,8 @@ def run(args: argparse.Namespace) -> int:
         annotation, images = eval_inputs({**params, "source": args.source or params["source"]},
                                          bench)
     metrics = evaluate_files(bench, model, tokenizer, settings, annotation, images,
-                             Path(args.out or default_out(size, args.checkpoint, bench)),
+                             Path(args.out or default_out(tree(params, args.size, args.family),
+                                                           args.checkpoint, bench)),
                              options=bench_options(args, params, bench),
                              limit=_pick(args.limit, options["limit"]),
                              batch_size=_pick(args.batch_size, options["batch_size"]),

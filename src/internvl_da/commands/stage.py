@@ -12,8 +12,8 @@ NEEDS_DOMAIN = ("released-meta", "validate", "released-model")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", choices=STAGES, help="the stage to run")
     parser.add_argument("--params", help="params file (default: ./params.yaml)")
-    parser.add_argument("--domain", choices=("drivelm", "medical", "remote"),
-                        help="released-meta, validate, released-model: the domain")
+    parser.add_argument("--domain", help="released-meta, validate, released-model: the domain "
+                        "(drivelm, medical, remote; validate: also a custom domain)")
     parser.add_argument("--out", help="base-model, released-model: the folder to write")
     parser.add_argument("--bench", action="append", default=[],
                         help="eval: a benchmark (repeat for several)")

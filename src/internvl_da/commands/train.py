@@ -9,16 +9,22 @@ from __future__ import annotations
 
 import argparse
 
+from internvl_da.model.families import FAMILIES
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--domain", required=True, choices=("drivelm", "medical", "remote"))
-    parser.add_argument("--size", help="tiny, tiny-llama, tiny-phi3 (in-process), 1b, 2b or 4b "
+    parser.add_argument("--domain", required=True,
+                        help="drivelm, medical, remote or a custom domain of the params file")
+    parser.add_argument("--family", choices=FAMILIES,
+                        help="model family (default: `family` of the params file)")
+    parser.add_argument("--size", help="tiny, 1b, 2b or 4b of the family, or a registry key "
+                        "(tiny-llama, tiny-phi3, tiny-qwen3, internvl3.5-1b, ...) "
                         "(default: `size` of the params file)")
     parser.add_argument("--params", help="params file with the recipe (default: ./params.yaml)")
     parser.add_argument("--meta", help="train_meta JSON (default: the pipeline's, "
                         "data/prepared/DATA/SOURCE/meta/DOMAIN.json)")
     parser.add_argument("--output", help="run directory (default: the pipeline's, "
-                        "runs/SIZE/DOMAIN)")
+                        "runs/TREE/DOMAIN; TREE = SIZE, or internvl3.5-SIZE for InternVL3.5)")
     parser.add_argument("--checkpoint", help="native InternVL checkpoint (1b/2b/4b)")
     parser.add_argument("--max-steps", type=int, help="override the recipe's max_steps")
     resume = parser.add_mutually_exclusive_group()
@@ -37,13 +43,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Trainer loggers, e.g. dvclive (default: none)")
 
 
-def default_output(size: str, domain: str) -> str:
-    """The pipeline's run folder (dvc.yaml finetune_<domain>: runs/${size}/<domain>)."""
-    return f"runs/{size}/{domain}"
+def default_output(tree: str, domain: str) -> str:
+    """The pipeline's run folder (dvc.yaml: runs/${family_dir}${size}/<domain>)."""
+    return f"runs/{tree}/{domain}"
 
 
 def run(args: argparse.Namespace) -> int:
-    from internvl_da.params import load_params, meta_path, parse_overrides
+    from internvl_da.params import load_params, meta_path, model_name, parse_overrides, tree
     from internvl_da.train.console import summary_line
     from internvl_da.train.finetune import finetune
     from internvl_da.train.recipe import recipe
@@ -52,10 +58,10 @@ def run(args: argparse.Namespace) -> int:
     if args.max_steps is not None:
         overrides["max_steps"] = args.max_steps
     params = load_params(args.params)
-    size = args.size or params["size"]
+    size = model_name(params, args.size, args.family)
     cfg = recipe(size, args.domain, params, **overrides)
     meta = args.meta or str(meta_path(params, args.domain))
-    output = args.output or default_output(size, args.domain)
+    output = args.output or default_output(tree(params, args.size, args.family), args.domain)
     metrics = finetune(cfg, meta, output, args.checkpoint, args.resume or args.resume_if_any,
                        args.report_to, args.live_dir, force=args.force,
                        fresh_if_none=args.resume_if_any)

@@ -10,10 +10,15 @@ under the table say why (file not found, metric absent). Our metrics are fractio
 every column is converted to the paper's scale (x100 for percentages) and says so. Output bytes
 depend only on the inputs. Your own domains (`DIR/custom/...`) get their own section with the
 general held-out score before and after adaptation (report_custom.py), `metrics/custom.json`.
+InternVL3.5 (issue 13): its tree is `results/internvl3.5-<size>` (pipeline.py); when the
+InternVL2 tree `results/<size>` and the 3.5 tree both exist, each table shows InternVL2 (paper /
+released / ours) and InternVL3.5 (base / adapted) side by side with the same columns; the 3.5
+released row is n/a (no released DA checkpoint). A tree's family is read from its folder name.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import sys
@@ -33,6 +38,8 @@ BENCHES = ("drivelm", "mme-realworld", "gmai", "rsvqa-lr", "rsvqa-hr-test1", "rs
            "dior-rsvg")
 
 MISSING = "n/a"  # our result is absent; the notes say why
+TREE_35 = "internvl3.5-"  # results/internvl3.5-<size>: the InternVL3.5 tree (params family_dir)
+NO_RELEASED_35 = "no released DA checkpoint for InternVL3.5"
 NOT_COMPARABLE = "n/c"  # we do not compute it comparably (judge offline, unknown aggregation)
 NOT_REPORTED = "–"  # the paper prints no value
 
@@ -224,14 +231,35 @@ def released_label(domain: str, size: str | None) -> str:
     return f"released: stand-in for the DA-{name} checkpoint (size {size or 'not given'})"
 
 
-def _our_rows(family: Family, size: str | None) -> list[tuple[str, str]]:
-    """(label, model folder) of the rows evaluated by us: released checkpoint, then ours."""
+def _our_rows(family: Family, size: str | None,
+              model_family: str = "internvl2") -> list[tuple[str, str | None]]:
+    """(label, model folder) of the rows evaluated by us: released checkpoint, then ours;
+    InternVL3.5: base / adapted (its released row has no folder: n/a, no checkpoint)."""
+    if model_family == "internvl3.5":
+        return [(f"InternVL3.5 released: {MISSING} ({NO_RELEASED_35})", None),
+                ("InternVL3.5: base (before adaptation)", "base"),
+                (f"InternVL3.5: {family.domain} (after adaptation)", family.domain)]
     return [(released_label(family.domain, size), RELEASED_PREFIX + family.domain),
             ("ours: base (before adaptation)", "base"),
             (f"ours: {family.domain} (after adaptation)", family.domain)]
 
 
-def render_family(family: Family, found: dict, size: str | None) -> str:
+def tree_family(results: Path) -> str:
+    """The model family of a results tree, from its folder name (results/internvl3.5-<size>)."""
+    return "internvl3.5" if results.name.startswith(TREE_35) else "internvl2"
+
+
+def sibling_tree(results: Path) -> Path:
+    """The other family's tree next to `results` (results/<size> <-> internvl3.5-<size>)."""
+    name = results.name
+    other = name.removeprefix(TREE_35) if name.startswith(TREE_35) else TREE_35 + name
+    return results.parent / other
+
+
+def render_family(family: Family, found: dict, size: str | None,
+                  trees: dict[str, dict] | None = None) -> str:
+    """One table: paper rows, then our rows of each family tree in `trees` ({family: found};
+    default: `found` as InternVL2's)."""
     source = TABLES[family.table].source
     header = [_row("model", [c.label for c in family.columns]),
               "|" + "---|" * (len(family.columns) + 1)]
@@ -239,13 +267,9 @@ def render_family(family: Family, found: dict, size: str | None) -> str:
     body = [_row(f"{label} ({source})", [_paper_cell(family.table, row, c)
                                          for c in family.columns]) for label, row in rows]
     missing = []
-    for label, model in _our_rows(family, size):
-        label += _extractor_label(family, model, found)
-        cells = [_our_cell(c, model, found.get((model, c.bench))) for c in family.columns]
-        body.append(_row(label, [cell for cell, _ in cells]))
-        reasons = list(dict.fromkeys(reason for _, reason in cells if reason))
-        if reasons:
-            missing.append(f"{MISSING} in `{label}`: {'; '.join(reasons)}.")
+    for model_family, tree in (trees or {"internvl2": found}).items():
+        for label, model in _our_rows(family, size, model_family):
+            body.append(_our_row(family, label, model, tree, missing))
     used = [mark for mark in FOOTNOTES if any(f"| {mark} |" in line for line in body)]
     lines = [f"## {family.title} (paper {source})", "", *header, *body, "", "Columns:"]
     lines += [f"- **{c.label}**: {c.help}." for c in family.columns]
@@ -255,6 +279,19 @@ def render_family(family: Family, found: dict, size: str | None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _our_row(family: Family, label: str, model: str | None, found: dict,
+             missing: list[str]) -> str:
+    """A row of ours; the reasons of its n/a cells are appended to `missing`."""
+    if model is None:
+        return _row(label, [MISSING] * len(family.columns))
+    label += _extractor_label(family, model, found)
+    cells = [_our_cell(c, model, found.get((model, c.bench))) for c in family.columns]
+    reasons = list(dict.fromkeys(reason for _, reason in cells if reason))
+    if reasons:
+        missing.append(f"{MISSING} in `{label}`: {'; '.join(reasons)}.")
+    return _row(label, [cell for cell, _ in cells])
+
+
 def _extractor_label(family: Family, model: str, found: dict) -> str:
     """MME-RealWorld rows say which answer extractor produced them when it is not the default."""
     metrics = found.get((model, "mme-realworld")) if family.table == "mme-realworld" else None
@@ -262,7 +299,9 @@ def _extractor_label(family: Family, model: str, found: dict) -> str:
     return f" [{name} extractor]" if name not in (None, "internvl") else ""
 
 
-def render(found: dict, size: str | None, custom: dict | None = None) -> str:
+def render(found: dict, size: str | None, custom: dict | None = None,
+           trees: dict[str, dict] | None = None) -> str:
+    """The whole report; `trees` ({family: found}) shows both families side by side."""
     title = f"size {size}" if size else "size not given"
     intro = (f"# Results vs. the Mini-InternVL paper ({title})\n\n"
              "Rows: `paper` copied from arXiv 2410.16261 (evaluation.md §8); `released` the "
@@ -270,7 +309,11 @@ def render(found: dict, size: str | None, custom: dict | None = None) -> str:
              "`ours` our base model and our fine-tune (`<model>/<bench>/metrics.json`). A gap "
              "between paper and released is evaluation drift, between released and ours "
              "training drift. Each column is shown on the paper's scale.\n")
-    sections = [intro, *(render_family(f, found, size) for f in FAMILIES)]
+    if trees and "internvl3.5" in trees:
+        intro += ("\nInternVL3.5 rows (issue 13): the InternVL3.5 model of this size before "
+                  "and after the same adaptation (`results/internvl3.5-<size>`); no released "
+                  "DA checkpoint exists for it.\n")
+    sections = [intro, *(render_family(f, found, size, trees) for f in FAMILIES)]
     own = render_custom(custom or {})
     return "\n".join(sections + ([own] if own else []))
 
@@ -283,6 +326,17 @@ def flat_metrics(found: dict) -> dict[str, dict[str, dict[str, float]]]:
     return out
 
 
+def family_trees(results: Path, found: dict) -> dict[str, dict]:
+    """{family: found} of `results` and, when it holds results, the other family's tree next to
+    it, InternVL2 first (the side-by-side tables)."""
+    trees = {tree_family(results): found}
+    other = sibling_tree(results)
+    if other.is_dir():
+        with contextlib.suppress(ValueError):  # empty or foreign: nothing to show side by side
+            trees[tree_family(other)] = load_results(other)[0]
+    return {f: trees[f] for f in ("internvl2", "internvl3.5") if f in trees}
+
+
 def write_report(results: str | Path, out: str | Path | None = None,
                  size: str | None = None) -> str:
     """Write results.md and `metrics/<bench>.json` ({bench: {model: metrics}}) under `results`;
@@ -293,7 +347,7 @@ def write_report(results: str | Path, out: str | Path | None = None,
         print(f"report: ignored {results / path} (not <model>/<bench> with model in "
               f"{MODELS} and bench in {BENCHES})", file=sys.stderr)
     custom = load_custom(results)  # your own domains: results/custom (report_custom.py)
-    text = render(found, size, custom)
+    text = render(found, size, custom, family_trees(results, found))
     write_text_atomic(Path(out) if out else results / "results.md", text)
     write_text_atomic(results / "metrics" / "custom.json",  # always written: a dvc.yaml metric
                       json.dumps({"custom": flat_custom(custom, flatten)}, indent=1,
