@@ -50,13 +50,13 @@ demo: setup ## the whole default pipeline with dvc (sample data, tiny model, CPU
 	@echo "demo: dvc repro (sample data, tiny model, CPU); one line per stage, its output in logs/STAGE.log"
 	@$(DVC) repro 2>&1 | $(BIN)/python tools/stage_logs.py logs
 	@echo "report: results/tiny/results.md (our rows below; the paper's rows and column notes in the file)"
-	@grep -E '^## |^\| model |^\| ours' results/tiny/results.md
+	@grep -E '^## |^\| model |^\| ours|^\| InternVL3\.5|^\| domain |^\| shapes-' results/tiny/results.md
 
 # `dvc exp show` with the settings people change and one headline metric per benchmark and model;
 # `make experiments EXP_SHOW=--csv` for a spreadsheet. Metric columns: results/SIZE/metrics/*.json.
 EXP_SHOW ?= --md
-EXP_PARAMS := size|data|source|seed|freeze_vit|freeze_mlp|freeze_llm|lora_llm|lora_vit
-EXP_METRICS := .*(drivelm|medical|remote)\.(accuracy|partial|language/ROUGE_L|overall|avg|acc@0\.5)$$
+EXP_PARAMS := family|family_dir|recipe_profile|size|data|source|seed|freeze_vit|freeze_mlp|freeze_llm|lora_llm|lora_vit
+EXP_METRICS := .*(drivelm|medical|remote)\.(accuracy|partial|language/ROUGE_L|overall|avg|acc@0\.5)$$|.*custom\..*(accuracy|acc@0\.5|CIDEr)$$
 experiments: setup ## dvc exp show, chosen columns: changed settings, headline metric per benchmark
 	@$(DVC) exp show $(EXP_SHOW) --no-pager --drop '.*' --keep 'Experiment|Created' \
 		--keep '($(EXP_PARAMS))$$' --keep '$(EXP_METRICS)'

@@ -2,6 +2,7 @@
 # datasets (data=full) in the pinned CUDA image, through docker/compose.yaml:
 #   make docker-build
 #   make docker-train DOMAIN=remote SIZE=1b [GPUS=4]   # the pipeline's finetune_remote stage
+#   make docker-train DOMAIN=remote SIZE=1b FAMILY=internvl3.5   # InternVL3.5-1B, its own tree
 #   make docker-eval DOMAIN=drivelm SIZE=1b            # eval_drivelm + eval_mme_realworld
 # GPUS: GPUs per node given to the container (a number or `all`). HF_CACHE and DATA_DIR: host
 # folders mounted as the image's HF_HOME and data/. Note that `dvc exp run -S` leaves its
@@ -15,13 +16,17 @@ HF_CACHE ?= $(HOME)/.cache/huggingface
 DATA_DIR ?= $(CURDIR)/data
 DOCKER_DOMAINS := drivelm medical remote
 DOCKER_SIZES := tiny 1b 2b 4b
+DOCKER_FAMILIES := internvl2 internvl3.5
+FAMILY ?= internvl2
+# The family's path prefix (params family_dir: DVC cannot derive it from `family`).
+FAMILY_DIR = $(if $(filter internvl2,$(FAMILY)),,$(FAMILY)-)
 # The evaluation stages of each domain (dvc.yaml).
 EVAL_STAGES_drivelm := eval_drivelm eval_mme_realworld
 EVAL_STAGES_medical := eval_gmai
 EVAL_STAGES_remote := eval_rsvqa eval_dior_rsvg
 # One process per GPU of the node: params.yaml's `launcher` prefixes the stage commands.
 LAUNCHER := torchrun --no-python --nproc-per-node=$(if $(filter all,$(GPUS)),gpu,$(GPUS))
-EXP_RUN := dvc exp run -S size=$(SIZE) -S data=full -S "launcher='$(LAUNCHER)'"
+EXP_RUN = dvc exp run -S family=$(FAMILY) -S "family_dir='$(FAMILY_DIR)'" -S size=$(SIZE) -S data=full -S "launcher='$(LAUNCHER)'"
 
 COMPOSE := DOCKER_IMAGE=$(DOCKER_IMAGE) GPUS=$(GPUS) HF_CACHE=$(HF_CACHE) DATA_DIR=$(DATA_DIR) \
 	HOST_UID=$$(id -u) HOST_GID=$$(id -g) docker compose -f docker/compose.yaml
@@ -34,14 +39,16 @@ docker-build: ## build the pinned CUDA image (docker/Dockerfile)
 	mkdir -p $(HF_CACHE) $(DATA_DIR)
 	$(COMPOSE) build
 
-docker-train: ## fine-tune in the image: DOMAIN=drivelm|medical|remote SIZE=1b|2b|4b [GPUS=N]
+docker-train: ## fine-tune in the image: DOMAIN=drivelm|medical|remote SIZE=1b|2b|4b [FAMILY=internvl3.5] [GPUS=N]
 	$(call docker_need,DOMAIN,$(DOCKER_DOMAINS))
+	$(call docker_need,FAMILY,$(DOCKER_FAMILIES))
 	$(call docker_need,SIZE,$(DOCKER_SIZES))
 	mkdir -p $(HF_CACHE) $(DATA_DIR)
 	$(IN_IMAGE) $(EXP_RUN) finetune_$(DOMAIN)
 
-docker-eval: ## evaluate in the image: DOMAIN=drivelm|medical|remote SIZE=1b|2b|4b [GPUS=N]
+docker-eval: ## evaluate in the image: DOMAIN=drivelm|medical|remote SIZE=1b|2b|4b [FAMILY=internvl3.5] [GPUS=N]
 	$(call docker_need,DOMAIN,$(DOCKER_DOMAINS))
+	$(call docker_need,FAMILY,$(DOCKER_FAMILIES))
 	$(call docker_need,SIZE,$(DOCKER_SIZES))
 	mkdir -p $(HF_CACHE) $(DATA_DIR)
 	$(IN_IMAGE) $(EXP_RUN) $(EVAL_STAGES_$(DOMAIN))

@@ -18,6 +18,7 @@ EVAL_STAGES = {
     "medical": "eval_gmai",
     "remote": "eval_rsvqa eval_dior_rsvg",
 }
+DEFAULT_FAMILY = "-S family=internvl2 -S \"family_dir=''\""  # the paper's tree
 TARGETS = [
     "docker-build",
     "docker-train",
@@ -52,16 +53,29 @@ def test_train_runs_the_domain_finetune_stage_in_the_image(domain, size):
     line = in_image_line(make("docker-train", f"DOMAIN={domain}", f"SIZE={size}", "GPUS=2"))
     assert "GPUS=2 " in line
     assert "docker compose -f docker/compose.yaml run --rm internvl-da" in line
-    assert line.endswith(f"dvc exp run -S size={size} -S data=full -S \"launcher='torchrun "
-                         f"--no-python --nproc-per-node=2'\" finetune_{domain}")
+    assert line.endswith(f"dvc exp run {DEFAULT_FAMILY} -S size={size} -S data=full -S "
+                         f"\"launcher='torchrun --no-python --nproc-per-node=2'\" "
+                         f"finetune_{domain}")
 
 
 @pytest.mark.parametrize("domain", sorted(EVAL_STAGES))
 def test_eval_runs_the_domain_eval_stages(domain):
     line = in_image_line(make("docker-eval", f"DOMAIN={domain}", "SIZE=2b"))
     assert "GPUS=all " in line
-    assert line.endswith(f"dvc exp run -S size=2b -S data=full -S \"launcher='torchrun "
-                         f"--no-python --nproc-per-node=gpu'\" {EVAL_STAGES[domain]}")
+    assert line.endswith(f"dvc exp run {DEFAULT_FAMILY} -S size=2b -S data=full -S "
+                         f"\"launcher='torchrun --no-python --nproc-per-node=gpu'\" "
+                         f"{EVAL_STAGES[domain]}")
+
+
+@pytest.mark.parametrize("target", ["docker-train", "docker-eval"])
+def test_family_is_passed_with_its_tree(target):
+    """Issue 13: `make docker-train DOMAIN=remote SIZE=1b FAMILY=internvl3.5` sets the family
+    and its own path prefix (params family_dir), the same words as params.yaml."""
+    line = in_image_line(make(target, "DOMAIN=remote", "SIZE=1b", "FAMILY=internvl3.5"))
+    assert "dvc exp run -S family=internvl3.5 -S \"family_dir='internvl3.5-'\" -S size=1b " in line
+    result = make(target, "DOMAIN=remote", "SIZE=1b", "FAMILY=internvl3")
+    assert result.returncode != 0
+    assert "FAMILY='internvl3' must be one of: internvl2 internvl3.5" in result.stderr
 
 
 @pytest.mark.parametrize(
