@@ -130,3 +130,43 @@ def test_released_checkpoints_are_the_published_ones(params):
 
 def test_source_is_not_a_training_setting(params):
     assert "source" not in train_settings(params, "1b", "remote")
+
+
+def test_family_defaults_to_the_paper_and_maps_sizes(params):
+    """Issue 13: family internvl2 keeps the bare size keys and paths; InternVL3.5's sizes are
+    their registry keys (families.model_key) and their tree is internvl3.5-<size>."""
+    from internvl_da.params import model_name, tree
+
+    assert (params["family"], params["family_dir"]) == ("internvl2", "")
+    assert [model_name(params, s) for s in ("tiny", "1b")] == ["tiny", "1b"]
+    assert tree(params) == params["size"]
+    p35 = {**params, "family": "internvl3.5", "family_dir": "internvl3.5-"}
+    assert [model_name(p35, s) for s in ("tiny", "4b")] == ["tiny-qwen3", "internvl3.5-4b"]
+    assert tree(p35, "1b") == "internvl3.5-1b"
+    assert tree(params, "1b", "internvl3.5") == "internvl3.5-1b"  # CLI --family
+    assert params["models"]["internvl3.5-2b"]["hub_id"] == "OpenGVLab/InternVL3_5-2B-HF"
+
+
+def test_internvl35_recipe_profiles(params):
+    """da35: the InternVL2 DA values with the 3.5 model; sft35_official: spec §6.2, under the
+    user keys; InternVL2 settings are untouched by recipe_profile."""
+    base = train_settings(params, "1b", "remote")
+    da35 = train_settings({**params, "family": "internvl3.5"}, "internvl3.5-1b", "remote")
+    assert {k: v for k, v in da35.items() if k != "size"} == \
+        {k: v for k, v in base.items() if k != "size"}
+    official = {**params, "recipe_profile": "sft35_official", "seed": 7}
+    s = train_settings(official, "internvl3.5-1b", "remote")
+    assert (s["learning_rate"], s["max_steps"], s["max_packed_tokens"], s["seed"]) == \
+        (8e-5, 8000, 32768, 7)
+    assert train_settings(official, "1b", "remote") == base | {"seed": 7}
+    assert recipe("tiny-qwen3", "remote", official).learning_rate == 8e-5
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    ({"family": "internvl3"}, "family: 'internvl3' is not one of internvl2, internvl3.5"),
+    ({"family_dir": "internvl3.5-"}, "family_dir: 'internvl3.5-' does not fit family internvl2"),
+    ({"recipe_profile": "fast"}, "recipe_profile: 'fast' is not one of"),
+])
+def test_bad_family_settings_name_the_key(params, edit, message):
+    with pytest.raises(ParamsError, match=message.replace("(", r"\(").replace(".", r"\.")):
+        check_params({**copy.deepcopy(params), **edit})

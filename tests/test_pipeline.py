@@ -164,10 +164,11 @@ def test_dvc_yaml_names_every_stage_and_reads_declared_params():
             assert "${size}" in path or "${data}" in path or name == "sample_data", (name, path)
     for domain in ("drivelm", "medical", "remote"):
         deps = stages[f"finetune_{domain}"]["deps"]
-        assert f"data/prepared/${{data}}/validate/${{size}}/{domain}.rejects.jsonl" in deps
+        validate = f"data/prepared/${{data}}/validate/${{family_dir}}${{size}}/{domain}"
+        assert f"{validate}.rejects.jsonl" in deps
     report = stages["report"]["deps"]
-    assert "results/${size}/released-remote/dior-rsvg" in report
-    assert "results/${size}/released-medical/gmai" in report
+    assert "results/${family_dir}${size}/released-remote/dior-rsvg" in report
+    assert "results/${family_dir}${size}/released-medical/gmai" in report
 
 
 def test_stage_command_runs_the_per_domain_stages(params, workdir, capsys):
@@ -218,11 +219,12 @@ def test_custom_stages_cover_the_declared_domains():
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     for kind in ("prepare", "validate", "finetune", "eval"):
         assert stages[f"custom_{kind}"]["foreach"] == "${custom.domains}"
-    assert "results/${size}/custom" in stages["report"]["deps"]
-    assert "results/${size}/metrics/custom.json" in stages["report"]["metrics"]
+    assert "results/${family_dir}${size}/custom" in stages["report"]["deps"]
+    assert "results/${family_dir}${size}/metrics/custom.json" in stages["report"]["metrics"]
     assert stages["custom_eval"]["do"]["outs"] == [
-        "results/${size}/custom/base/${key}", "results/${size}/custom/${key}/${key}",
-        "results/${size}/custom/${key}/general"]
+        "results/${family_dir}${size}/custom/base/${key}",
+        "results/${family_dir}${size}/custom/${key}/${key}",
+        "results/${family_dir}${size}/custom/${key}/general"]
 
 
 def test_mix_counts_follow_the_ratio():
@@ -233,3 +235,35 @@ def test_mix_counts_follow_the_ratio():
     assert mix_counts({"a": 1, "b": 1, "c": 1}, 2) == {"a": 1, "b": 1}  # 0 lines: left out
     assert mix_counts({"a": 5}, 0) == {}
     assert all(int(n * _repeat(c, n)) == c for n in range(1, 60) for c in range(1, n + 1))
+
+
+def test_family_tree_in_every_model_path_and_internvl2_paths_unchanged():
+    """Issue 13: every models/runs/results/revisions/validate path is `${family_dir}${size}`, so
+    with InternVL2's family_dir "" each renders exactly as before (models/tiny/base: the
+    committed dvc.lock keeps its paths), and every stage reading `size` reads the family too."""
+    import re
+
+    text = (ROOT / "dvc.yaml").read_text()
+    assert not re.search(r"(models|runs|results|revisions|validate)/\$\{size\}", text)
+    rendered = text.replace("${family_dir}", "")
+    for path in ("models/${size}/base", "runs/${size}/remote/final",
+                 "results/${size}/released-remote/dior-rsvg", "revisions/${size}/base.json",
+                 "validate/${size}/remote.rejects.jsonl"):
+        assert path in rendered
+    for name, stage in yaml.safe_load(text)["stages"].items():
+        body = stage.get("do", stage)
+        if "size" in body.get("params", []):
+            assert {"family", "family_dir"} <= set(body["params"]), name
+
+
+def test_internvl35_has_no_released_checkpoint(params, tmp_path, capsys):
+    """The baseline stages of family internvl3.5: the model folder and each result say why
+    (NOT_APPLICABLE.json), nothing is downloaded or evaluated."""
+    p35 = {**params, "family": "internvl3.5", "family_dir": "internvl3.5-"}
+    model = tmp_path / "models/internvl3.5-tiny/released-remote"
+    pipeline.released_model(p35, "remote", model)
+    assert pipeline.applicable(model) == "no released DA checkpoint for InternVL3.5"
+    pipeline.evaluate(p35, "dior-rsvg", tmp_path / "results", {"released-remote": str(model)})
+    out = tmp_path / "results/released-remote/dior-rsvg"
+    assert sorted(p.name for p in out.iterdir()) == ["NOT_APPLICABLE.json"]
+    assert pipeline.applicable(tmp_path / "models") is None

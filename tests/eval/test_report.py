@@ -206,3 +206,32 @@ def test_released_checkpoint_rows_between_paper_and_ours(tree):
     assert "`released-remote/dior-rsvg/metrics.json` not found (not run)" in remote
     flat = json.loads((tree / "metrics" / "mme-realworld.json").read_text())["mme-realworld"]
     assert flat["released-drivelm"] == {"overall": 0.3887, "per_task/Perception": 0.4295}
+
+
+def test_internvl2_and_internvl35_side_by_side(tmp_path):
+    """Issue 13: results/1b and results/internvl3.5-1b both exist: each table shows InternVL2
+    (paper / released / ours) then InternVL3.5 (released n/a, base, adapted), same columns."""
+    make_tree(tmp_path / "1b", {("base", "rsvqa-lr"): RSVQA, ("remote", "rsvqa-lr"): RSVQA})
+    rsvqa_35 = {**RSVQA, "overall": 0.5, "avg": 0.6}
+    make_tree(tmp_path / "internvl3.5-1b", {("base", "rsvqa-lr"): RSVQA,
+                                            ("remote", "rsvqa-lr"): rsvqa_35})
+    for results in ("1b", "internvl3.5-1b"):  # the same tables from either tree
+        text = section(write_report(tmp_path / results, size="1b"), "Remote sensing")
+        rows = [line for line in text.splitlines() if line.startswith("| ")]
+        labels = [row.split(" | ")[0] for row in rows]
+        ours = labels.index("| ours: base (before adaptation)")
+        assert labels[ours + 1] == "| ours: remote (after adaptation)"
+        assert labels[ours + 2] == ("| InternVL3.5 released: n/a (no released DA checkpoint for "
+                                    "InternVL3.5)")
+        assert labels[ours + 3:ours + 5] == ["| InternVL3.5: base (before adaptation)",
+                                             "| InternVL3.5: remote (after adaptation)"]
+        assert len({row.count(" | ") for row in rows}) == 1  # every row has the columns
+        assert "| 60.00 |" in rows[ours + 4]  # the 3.5 tree's own avg (x100)
+        assert "| 60.00 |" not in rows[ours + 1]  # InternVL2's from its own tree
+
+
+def test_internvl35_tree_alone_has_no_internvl2_rows(tmp_path):
+    make_tree(tmp_path / "internvl3.5-tiny", {("base", "rsvqa-lr"): RSVQA})
+    text = write_report(tmp_path / "internvl3.5-tiny", size="tiny")
+    assert "| InternVL3.5: base (before adaptation)" in text
+    assert "| ours: " not in text and "released: stand-in" not in text
