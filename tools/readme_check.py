@@ -43,11 +43,20 @@ def command_lines(markdown: str) -> list[str]:
     return lines
 
 
+def _stage_pattern(stage: str) -> str:
+    """An ERE matching `stage` itself, or the expanded `stage@KEY` names of a foreach group."""
+    name = stage.replace(".", r"\.")  # stage names: letters, digits, _ - @ and dots
+    return f"^{name}$" if "@" in stage else f"^{name}(@.+)?$"
+
+
 def _dvc_check(words: list[str]) -> str:
     """Shell test of a `dvc repro` / `dvc exp run` line: stages exist, -S keys exist."""
     stages = [w for w in words[2:] if not w.startswith("-") and "=" not in w]
     keys = [w.split("=", 1)[0] for i, w in enumerate(words) if words[i - 1] == "-S"]
-    checks = [f"dvc stage list --name-only | grep -qx {shlex.quote(s)}" for s in stages]
+    # a stage by its expanded name (custom_eval@x) or a foreach group by its dvc.yaml key
+    # (custom_eval: every custom_eval@... ); tests/test_readme.py accepts the same two forms
+    checks = [f"dvc stage list --name-only | grep -qE {shlex.quote(_stage_pattern(s))}"
+              for s in stages]
     checks += [f"python -c 'import sys, yaml; d = yaml.safe_load(open(\"params.yaml\"));"
                f" [d := d[k] for k in sys.argv[1].split(\".\")]' {shlex.quote(k)}" for k in keys]
     return " && ".join(checks) or "command -v dvc >/dev/null"
