@@ -256,12 +256,15 @@ def test_family_tree_in_every_model_path_and_internvl2_paths_unchanged():
             assert {"family", "family_dir"} <= set(body["params"]), name
 
 
-def test_internvl35_has_no_released_checkpoint(params, tmp_path, capsys):
+def test_internvl35_has_no_released_checkpoint(params, tmp_path, monkeypatch):
     """The baseline stages of family internvl3.5: the model folder and each result say why
     (NOT_APPLICABLE.json), nothing is downloaded or evaluated."""
     p35 = {**params, "family": "internvl3.5", "family_dir": "internvl3.5-"}
     model = tmp_path / "models/internvl3.5-tiny/released-remote"
+    monkeypatch.chdir(tmp_path)
     pipeline.released_model(p35, "remote", model)
+    record = json.loads(Path("revisions/internvl3.5-tiny/released-remote.json").read_text())
+    assert record["note"] == "no released DA checkpoint for InternVL3.5"
     assert pipeline.applicable(model) == "no released DA checkpoint for InternVL3.5"
     pipeline.evaluate(p35, "dior-rsvg", tmp_path / "results", {"released-remote": str(model)})
     out = tmp_path / "results/released-remote/dior-rsvg"

@@ -217,10 +217,14 @@ def released_model(params: dict, domain: str, out: str | Path) -> None:
     from internvl_da.released import model_name as released_name
 
     size = model_name(params)
+    record = REVISIONS / tree(params) / f"{released_name(domain)}.json"
     if size == "tiny-qwen3" or size.startswith("internvl3.5-"):
         not_applicable(out, NO_RELEASED_35)
+        record.parent.mkdir(parents=True, exist_ok=True)  # the record dvc.yaml declares
+        record.write_text(json.dumps({"hub_id": None, "revision": None,
+                                      "note": NO_RELEASED_35}, indent=2) + "\n",
+                          encoding="utf-8")
         return
-    record = REVISIONS / tree(params) / f"{released_name(domain)}.json"
     if recipe_size(size) == "tiny":
         from internvl_da.model.registry import get_size
         from internvl_da.prep.meta import DOMAINS
