@@ -235,3 +235,14 @@ def test_internvl35_tree_alone_has_no_internvl2_rows(tmp_path):
     text = write_report(tmp_path / "internvl3.5-tiny", size="tiny")
     assert "| InternVL3.5: base (before adaptation)" in text
     assert "| ours: " not in text and "released: stand-in" not in text
+
+
+def test_family_param_labels_a_tree_whose_name_does_not_say(tmp_path):
+    """An InternVL3.5 run with `family_dir: ""` writes results/tiny: `--family` (the pipeline
+    passes params `family`) labels it InternVL3.5, never as the paper's InternVL2 rows."""
+    make_tree(tmp_path / "tiny", {("base", "rsvqa-lr"): RSVQA})
+    make_tree(tmp_path / "internvl3.5-tiny", {("base", "rsvqa-lr"): RSVQA})  # not looked up
+    text = write_report(tmp_path / "tiny", size="tiny", family="internvl3.5")
+    assert "| InternVL3.5: base (before adaptation)" in text
+    assert "| ours: " not in text and "released: stand-in" not in text
+    assert "| ours: base" in write_report(tmp_path / "tiny", size="tiny", family="internvl2")

@@ -326,19 +326,22 @@ def flat_metrics(found: dict) -> dict[str, dict[str, dict[str, float]]]:
     return out
 
 
-def family_trees(results: Path, found: dict) -> dict[str, dict]:
+def family_trees(results: Path, found: dict, family: str | None = None) -> dict[str, dict]:
     """{family: found} of `results` and, when it holds results, the other family's tree next to
-    it, InternVL2 first (the side-by-side tables)."""
-    trees = {tree_family(results): found}
+    it, InternVL2 first (the side-by-side tables). `family` (params `family`) names the family of
+    `results` when its folder name does not (an InternVL3.5 run with `family_dir: ""`); then no
+    sibling tree is looked up, its name would mean the wrong family."""
+    named = tree_family(results)
+    trees = {family or named: found}
     other = sibling_tree(results)
-    if other.is_dir():
+    if (family or named) == named and other.is_dir():
         with contextlib.suppress(ValueError):  # empty or foreign: nothing to show side by side
             trees[tree_family(other)] = load_results(other)[0]
     return {f: trees[f] for f in ("internvl2", "internvl3.5") if f in trees}
 
 
 def write_report(results: str | Path, out: str | Path | None = None,
-                 size: str | None = None) -> str:
+                 size: str | None = None, family: str | None = None) -> str:
     """Write results.md and `metrics/<bench>.json` ({bench: {model: metrics}}) under `results`;
     return the markdown."""
     results = Path(results)
@@ -347,7 +350,7 @@ def write_report(results: str | Path, out: str | Path | None = None,
         print(f"report: ignored {results / path} (not <model>/<bench> with model in "
               f"{MODELS} and bench in {BENCHES})", file=sys.stderr)
     custom = load_custom(results)  # your own domains: results/custom (report_custom.py)
-    text = render(found, size, custom, family_trees(results, found))
+    text = render(found, size, custom, family_trees(results, found, family))
     write_text_atomic(Path(out) if out else results / "results.md", text)
     write_text_atomic(results / "metrics" / "custom.json",  # always written: a dvc.yaml metric
                       json.dumps({"custom": flat_custom(custom, flatten)}, indent=1,
