@@ -67,7 +67,7 @@ def defaults(args: argparse.Namespace) -> dict:
              "template": args.template}
     implied = {"max_seq_length": shared["max_seq_length"], "max_num": shared["max_dynamic_patch"],
                "tokens_per_tile": spec.tokens_per_tile, "image_size": spec.image_size,
-               "template": spec.template if args.tokenizer else None}
+               "template": spec.template}  # record rules (internvl2_5 differs) also w/o tokenizer
     return {k: implied[k] if v is None else v for k, v in given.items()}
 
 
