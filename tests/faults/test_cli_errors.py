@@ -34,7 +34,8 @@ BAD_INPUT = [
     (["stage", "eval"], 2, "eval needs --bench"),
     (["stage", "eval", "--bench", "gmai", "--results", "r", "--checkpoint", "models/tiny/base"], 2,
      "'models/tiny/base': expected NAME=DIR"),
-    (["train", "--domain", "remote", "--set", "freeze_vit=no"], 1, "freeze_vit=no: expected a bool"),
+    (["train", "--domain", "remote", "--set", "freeze_vit=no"], 1,
+     "freeze_vit=no: expected a bool"),
 ]
 
 
