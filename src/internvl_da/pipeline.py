@@ -146,7 +146,7 @@ def validate(params: dict, domain: str) -> int:
     """`data check` of the meta a fine-tune of `domain` reads (training.md §8.4): every line,
     image and tokenized length (the base model's tokenizer, the size's max_seq_length and
     tiles); problems go to the rejects file, the return code is data check's (1 = problems)."""
-    from internvl_da.data.validate import check_path, summary_lines
+    from internvl_da.data.validate import check_path, print_reports
     from internvl_da.model.registry import get_size
 
     size = model_name(params)
@@ -159,12 +159,7 @@ def validate(params: dict, domain: str) -> int:
                          max_seq_length=settings["max_seq_length"],
                          max_num=settings["max_dynamic_patch"],
                          tokens_per_tile=spec.tokens_per_tile, image_size=spec.image_size)
-    for report in reports:
-        for problem in report.problems:
-            print(problem)
-    for line in summary_lines(reports):
-        print(line)
-    return 1 if any(r.problems for r in reports) else 0
+    return print_reports(reports)
 
 
 def validate_path(params: dict, domain: str) -> Path:

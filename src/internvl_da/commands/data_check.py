@@ -86,7 +86,7 @@ def jsonl_root(path: str, root: str | None) -> tuple[str | None, str | None]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from internvl_da.data.validate import check_path, summary_lines
+    from internvl_da.data.validate import check_path, print_reports
 
     try:
         settings = defaults(args)
@@ -99,9 +99,4 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as exc:  # usage: no template, --root with a meta, bad tokenizer
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    for report in reports:
-        for problem in report.problems:
-            print(problem)
-    for line in summary_lines(reports):
-        print(line)
-    return 1 if any(r.problems for r in reports) else 0
+    return print_reports(reports)

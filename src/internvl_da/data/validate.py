@@ -308,6 +308,17 @@ def summarise(problems: list[Problem]) -> str:
     return f"{len(problems)} problems in {len(lines)} lines of {len(files)} files"
 
 
+def print_reports(reports: list[DatasetReport]) -> int:
+    """Print every problem (file:line: reason), then the summary; the exit code of
+    `data check` and the validate stage: 1 if any line was rejected, else 0."""
+    for report in reports:
+        for problem in report.problems:
+            print(problem)
+    for line in summary_lines(reports):
+        print(line)
+    return 1 if any(r.problems for r in reports) else 0
+
+
 def summary_lines(reports: list[DatasetReport]) -> list[str]:
     """Checked / rejected / tail-truncated counts per dataset, then the total."""
     checked = sum(r.checked for r in reports)

@@ -27,7 +27,7 @@ from internvl_da.eval import (
     rsvqa,
 )
 from internvl_da.eval.drivelm_challenge import _json_rows
-from internvl_da.fileio import write_jsonl
+from internvl_da.fileio import read_jsonl_objects, write_jsonl
 
 # Benchmark name -> its module (FIELDS, judge, score).
 MODULES = {"rsvqa-lr": rsvqa, "rsvqa-hr-test1": rsvqa, "rsvqa-hr-test2": rsvqa,
@@ -56,16 +56,7 @@ def read_predictions(path: str | Path, fields: dict) -> list[dict]:
     """Records of a predictions JSONL; a missing field, a wrong type or a repeated id is an
     error at its line; an empty file is an error."""
     records, located = [], []
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}:{number}: invalid JSON: {exc.msg}") from None
-        if not isinstance(record, dict):
-            raise ValueError(f"{path}:{number}: expected a JSON object, found "
-                             f"{type(record).__name__}")
+    for number, record in read_jsonl_objects(path):
         for key, kind in {"id": (str, int), **fields}.items():
             if key not in record:
                 raise ValueError(f"{path}:{number}: missing field {key!r}")
