@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -29,6 +31,44 @@ def _fsync_dir(folder: Path) -> None:
         pass  # some filesystems refuse fsync on folders; the rename itself stays atomic
     finally:
         os.close(fd)
+
+
+def fsync_file(path: str | Path) -> None:
+    """Flush a file's data to disk (before the rename that publishes it)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def staged_folder(dst: str | Path) -> Iterator[Path]:
+    """Build folder `dst` complete-or-nothing: yields a fresh hidden sibling (same filesystem);
+    when the block succeeds, every file in it is fsynced and it is renamed to `dst` (a previous
+    `dst` is renamed away first, then removed, so a kill leaves the old folder or the new one
+    plus a hidden leftover); on any error the sibling goes and `dst` is untouched. Used by
+    convert, the native hub download and a fine-tune's final/ and adapter/ (issue 11)."""
+    dst = Path(dst)
+    staging = dst.parent / f".{dst.name}.partial-{os.getpid()}"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    try:
+        yield staging
+        for path in staging.rglob("*"):
+            if path.is_file():
+                fsync_file(path)
+        if dst.exists():
+            old = dst.parent / f".{dst.name}.replaced-{os.getpid()}"
+            os.replace(dst, old)
+            os.replace(staging, dst)
+            shutil.rmtree(old)
+        else:
+            os.replace(staging, dst)
+        _fsync_dir(dst.parent)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _write_all(fd: int, data: bytes) -> None:

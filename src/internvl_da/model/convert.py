@@ -15,7 +15,6 @@ a hidden sibling folder and rename it into place at the end: an error leaves no 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,7 +25,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from internvl_da.fileio import write_json
+from internvl_da.fileio import staged_folder, write_json
 from internvl_da.model.convert_config import (
     TEMPLATE_BY_FAMILY,
     internlm2_heads,
@@ -100,33 +99,8 @@ def _atomic_folder(src: Path, dst: Path) -> Iterator[Path]:
     shard of an earlier conversion survives next to the new ones."""
     if dst.resolve() == src.resolve() or dst.resolve() in src.resolve().parents:
         raise ValueError(f"{dst}: the output folder must not be or contain the source {src}")
-    staging = dst.parent / f".{dst.name}.partial-{os.getpid()}"
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir(parents=True)
-    try:
+    with staged_folder(dst) as staging:
         yield staging
-        for path in staging.rglob("*"):
-            if path.is_file():
-                _fsync(path)
-        if dst.exists():
-            old = dst.parent / f".{dst.name}.replaced-{os.getpid()}"
-            os.replace(dst, old)
-            os.replace(staging, dst)
-            shutil.rmtree(old)
-        else:
-            os.replace(staging, dst)
-        _fsync(dst.parent)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if path.is_dir() else 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def convert_to_native(src: str | Path, dst: str | Path) -> ConvertSummary:

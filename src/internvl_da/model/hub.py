@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 import re
 import shutil
 from pathlib import Path
 
-from internvl_da.fileio import write_json
+from internvl_da.fileio import staged_folder, write_json
 
 REVISION = re.compile(r"[0-9a-f]{40}")
 DEFAULT_BRANCH = "main"
@@ -169,26 +168,10 @@ def fetch_native(model: dict, out: str | Path, record: str | Path | None = None,
     if download is None:
         from huggingface_hub import snapshot_download as download
 
-    staging = out.parent / f".{out.name}.partial-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    try:
+    with staged_folder(out) as staging:
         download(model["hub_id"], revision=revision, cache_dir=cache_dir, local_dir=str(staging))
         shutil.rmtree(staging / HUB_METADATA, ignore_errors=True)
         ids = check_native_folder(staging, expected_ids)
-        _replace_folder(staging, out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     print(f"{model['hub_id']}@{revision}: native checkpoint in {out} (<IMG_CONTEXT> "
           f"{ids['<IMG_CONTEXT>']})")
     return out
-
-
-def _replace_folder(staging: Path, out: Path) -> None:
-    if out.exists():
-        old = out.parent / f".{out.name}.replaced-{os.getpid()}"
-        os.replace(out, old)
-        os.replace(staging, out)
-        shutil.rmtree(old)
-    else:
-        os.replace(staging, out)

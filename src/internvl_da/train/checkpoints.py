@@ -17,6 +17,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from internvl_da.fileio import write_text_atomic
+
 MARKER = "internvl_da_complete.json"
 PREFIX = "checkpoint-"
 
@@ -35,21 +37,6 @@ def fsync_path(path: str | Path) -> None:
         os.close(fd)
 
 
-def write_durable(path: str | Path, text: str) -> None:
-    """`text` to a temp name in the same folder, fsynced, renamed, folder fsynced."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    fsync_path(path.parent)
-
-
 def step_of(folder: Path) -> int | None:
     """N of `checkpoint-N`, None for other names."""
     tail = folder.name.removeprefix(PREFIX)
@@ -62,8 +49,8 @@ def write_marker(folder: str | Path, step: int, config: dict) -> None:
     for path in folder.rglob("*"):  # the Trainer writes without fsync
         if path.is_file():
             fsync_path(path)
-    write_durable(folder / MARKER, json.dumps({"step": step, "config": config}, indent=1,
-                                              sort_keys=True) + "\n")
+    write_text_atomic(folder / MARKER, json.dumps({"step": step, "config": config}, indent=1,
+                                                  sort_keys=True) + "\n")
 
 
 def is_complete(folder: Path) -> bool:
@@ -160,15 +147,3 @@ def plan_start(output_dir: str | Path, config: dict, resume: bool, fresh_if_none
 def apply_plan(plan: StartPlan) -> None:
     for folder in plan.remove:
         remove_tree(folder)
-
-
-def replace_dir(staging: Path, final: Path) -> None:
-    """Move a fully written `staging` folder to `final` (an old `final` goes first, renamed
-    away, so a kill leaves either the old or the new folder plus a hidden leftover)."""
-    for path in staging.rglob("*"):
-        if path.is_file():
-            fsync_path(path)
-    if final.exists():
-        remove_tree(final)
-    os.replace(staging, final)
-    fsync_path(final.parent)

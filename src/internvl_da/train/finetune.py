@@ -13,7 +13,6 @@ import dataclasses
 import itertools
 import json
 import os
-import shutil
 from functools import partial
 from importlib import resources
 from pathlib import Path
@@ -25,10 +24,11 @@ from internvl_da.data.dataset import SampleSettings, build_datasets
 from internvl_da.data.formats import load_meta
 from internvl_da.data.packing import collate_packed, collate_padded
 from internvl_da.data.stream import WorkerStreams
+from internvl_da.fileio import staged_folder, write_text_atomic
 from internvl_da.model.convert import carry_original_files
 from internvl_da.model.drop_path import enable_drop_path
 from internvl_da.model.registry import get_size
-from internvl_da.train.checkpoints import apply_plan, plan_start, replace_dir, write_durable
+from internvl_da.train.checkpoints import apply_plan, plan_start
 from internvl_da.train.modules import apply_freezing, apply_lora, check_options
 from internvl_da.train.recipe import TrainConfig, accumulation_steps
 
@@ -255,14 +255,6 @@ def _live_callbacks(live_dir: str | Path | None) -> list:
     return [DVCLiveCallback(live=Live(str(live_dir), save_dvc_exp=False, dvcyaml=False))]
 
 
-def _staging(final: Path) -> Path:
-    """A fresh hidden sibling of `final` to build it in (same filesystem: rename is atomic)."""
-    staging = final.with_name(f".{final.name}.partial-{os.getpid()}")
-    if staging.exists():
-        shutil.rmtree(staging)
-    return staging
-
-
 def _save_final(trainer, tokenizer, cfg: TrainConfig, output_dir: str | Path,
                 checkpoint: str | None) -> None:
     """final/ (and adapter/) built in a staging sibling, fsynced and renamed: a kill or a full
@@ -271,24 +263,16 @@ def _save_final(trainer, tokenizer, cfg: TrainConfig, output_dir: str | Path,
         return
     model = trainer.model
     if hasattr(model, "merge_and_unload") and cfg.merge_lora:
-        adapter = Path(output_dir) / "adapter"
-        staging = _staging(adapter)
-        model.save_pretrained(staging)
-        replace_dir(staging, adapter)
+        with staged_folder(Path(output_dir) / "adapter") as staging:
+            model.save_pretrained(staging)
         model = model.merge_and_unload()
-    final = Path(output_dir) / "final"
-    staging = _staging(final)
-    try:
+    with staged_folder(Path(output_dir) / "final") as staging:
         model.save_pretrained(staging)
         # a converted checkpoint: its original files (what `convert --to-internvl` and
         # load_native need) and top-level tokenizer files travel as they are; else the
         # tokenizer saves itself
         if checkpoint is None or not carry_original_files(checkpoint, staging):
             tokenizer.save_pretrained(staging)
-        replace_dir(staging, final)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
 
 
 def _write_manifest(output_dir, cfg, meta_path, envelope, trainer) -> None:
@@ -302,5 +286,5 @@ def _write_manifest(output_dir, cfg, meta_path, envelope, trainer) -> None:
                                    "gradient_accumulation_steps":
                                        trainer.args.gradient_accumulation_steps,
                                    "global_batch_size": cfg.global_batch_size})
-    write_durable(Path(output_dir) / "run_manifest.json",
-                  json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    write_text_atomic(Path(output_dir) / "run_manifest.json",
+                      json.dumps(manifest, indent=1, sort_keys=True) + "\n")
