@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 
 import torch
-from PIL import Image
 
 from internvl_da.data.templates import SYSTEM_MESSAGE_35
 from internvl_da.eval import runner
@@ -15,18 +14,7 @@ from internvl_da.eval.generate import GenerationSettings, prompt_inputs
 from internvl_da.model.families import get_model
 from internvl_da.model.tiny import build_tiny_model
 
-
-def write_rsvqa(tmp_path, n=5):
-    prepared, images = tmp_path / "prepared", tmp_path / "images"
-    (prepared / "remote").mkdir(parents=True)
-    (images / "rsvqa/LR/Images_LR").mkdir(parents=True)
-    records = []
-    for i in range(n):
-        Image.new("RGB", (64, 48), (40 * i, 90, 60)).save(images / f"rsvqa/LR/Images_LR/{i}.tif")
-        records.append({"id": i, "image": f"{i}.tif", "question": f"Is there a road {i}?",
-                        "gt_answer": "yes" if i % 2 else "no", "type": "presence"})
-    (prepared / "remote/rsvqa_lr_test.json").write_text(json.dumps(records))
-    return prepared, images
+LR_FILE, LR_IMAGES = "prepared/remote/rsvqa_lr_test.json", "images/rsvqa/LR/Images_LR"
 
 
 def model_and_settings():
@@ -41,9 +29,11 @@ def model_and_settings():
     return model, tok, GenerationSettings(spec.template, spec.image_size, spec.tokens_per_tile, 6)
 
 
-def test_prompt_is_the_internvl2_5_chat_prompt_with_the_3_5_system_message(tmp_path):
+def test_prompt_is_the_internvl2_5_chat_prompt_with_the_3_5_system_message(write_rsvqa_lr,
+                                                                            tmp_path):
     _, tok, settings = model_and_settings()
-    _, images = write_rsvqa(tmp_path, n=1)
+    write_rsvqa_lr(tmp_path / LR_FILE, tmp_path / LR_IMAGES, 1)
+    images = tmp_path / "images"
     ids, pixels = prompt_inputs(tok, settings, "Is there a road?",
                                 str(images / "rsvqa/LR/Images_LR/0.tif"))
     text = tok.decode(ids)
@@ -53,9 +43,10 @@ def test_prompt_is_the_internvl2_5_chat_prompt_with_the_3_5_system_message(tmp_p
     assert ids.count(tok.context_image_token_id) == 4 * pixels.shape[0]
 
 
-def test_runner_batched_equals_sequential_and_scores(tmp_path):
+def test_runner_batched_equals_sequential_and_scores(write_rsvqa_lr, tmp_path):
     model, tok, settings = model_and_settings()
-    prepared, images = write_rsvqa(tmp_path)
+    write_rsvqa_lr(tmp_path / LR_FILE, tmp_path / LR_IMAGES, 5)
+    prepared, images = tmp_path / "prepared", tmp_path / "images"
     batched = runner.run_benchmark("rsvqa-lr", model, tok, settings, prepared, images,
                                    tmp_path / "b", batch_size=3)
     single = runner.run_benchmark("rsvqa-lr", model, tok, settings, prepared, images,

@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from PIL import Image
 
 from internvl_da.eval import runner, thinking
 from internvl_da.eval.generate import GenerationSettings, decode_response
 from internvl_da.model.tiny import build_tiny_model
+
+LR_FILE, LR_IMAGES = "prepared/remote/rsvqa_lr_test.json", "images/rsvqa/LR/Images_LR"
 
 
 @pytest.mark.parametrize(("text", "split"), [
@@ -49,19 +50,6 @@ def test_only_internvl35_templates_count_thinking():
                                                          "phi3-chat"))
 
 
-def write_rsvqa(tmp_path, n=4):
-    prepared, images = tmp_path / "prepared", tmp_path / "images"
-    (prepared / "remote").mkdir(parents=True)
-    (images / "rsvqa/LR/Images_LR").mkdir(parents=True)
-    records = []
-    for i in range(n):
-        Image.new("RGB", (64, 64), (30 * i, 100, 50)).save(images / f"rsvqa/LR/Images_LR/{i}.tif")
-        records.append({"id": i, "image": f"{i}.tif", "question": f"q{i}",
-                        "gt_answer": "yes" if i % 2 else "no", "type": "presence"})
-    (prepared / "remote/rsvqa_lr_test.json").write_text(json.dumps(records))
-    return prepared, images
-
-
 def fake_answers(think: bool):
     def answer_batch(model, tokenizer, settings, questions, image_paths):
         out = []
@@ -73,9 +61,12 @@ def fake_answers(think: bool):
     return answer_batch
 
 
-def test_runner_records_think_share_and_split_score_for_internvl35(tmp_path, monkeypatch):
+def test_runner_records_think_share_and_split_score_for_internvl35(write_rsvqa_lr, tmp_path,
+                                                                   monkeypatch):
     model, tok = build_tiny_model("qwen3", seed=0)
-    prepared, images = write_rsvqa(tmp_path)
+    write_rsvqa_lr(tmp_path / LR_FILE, tmp_path / LR_IMAGES, 4, question="q{i}",
+                   size=(64, 64))
+    prepared, images = tmp_path / "prepared", tmp_path / "images"
     settings = GenerationSettings("internvl2_5", 64, 4, 6)
     monkeypatch.setattr(runner, "answer_batch", fake_answers(True))
     thought = runner.run_benchmark("rsvqa-lr", model, tok, settings, prepared, images,
@@ -93,10 +84,12 @@ def test_runner_records_think_share_and_split_score_for_internvl35(tmp_path, mon
     assert saved["think_share"] == 0.5 and "split_think" in saved
 
 
-def test_internvl2_metrics_keep_their_keys(tmp_path, monkeypatch):
+def test_internvl2_metrics_keep_their_keys(write_rsvqa_lr, tmp_path, monkeypatch):
     """Regression guard: InternVL2 outputs (and dvc.lock) unchanged by thinking accounting."""
     model, tok = build_tiny_model("qwen2", seed=0)
-    prepared, images = write_rsvqa(tmp_path)
+    write_rsvqa_lr(tmp_path / LR_FILE, tmp_path / LR_IMAGES, 4, question="q{i}",
+                   size=(64, 64))
+    prepared, images = tmp_path / "prepared", tmp_path / "images"
     monkeypatch.setattr(runner, "answer_batch", fake_answers(True))
     metrics = runner.run_benchmark("rsvqa-lr", model, tok, GenerationSettings("Hermes-2", 64, 4,
                                    6), prepared, images, tmp_path / "v2")
