@@ -10,6 +10,7 @@ line left by a kill is found and cut by `cut_partial_last_line`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -19,18 +20,17 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename durable: fsync the folder that holds the entry (POSIX; no-op elsewhere)."""
+def fsync_dir(folder: str | Path) -> None:
+    """Make a rename durable: fsync the folder that holds the entry (POSIX; no-op elsewhere).
+    Some filesystems refuse fsync on folders: the rename itself stays atomic, so that is no
+    error."""
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:
         return
-    try:
+    with contextlib.suppress(OSError):
         os.fsync(fd)
-    except OSError:
-        pass  # some filesystems refuse fsync on folders; the rename itself stays atomic
-    finally:
-        os.close(fd)
+    os.close(fd)
 
 
 def fsync_file(path: str | Path) -> None:
@@ -66,7 +66,7 @@ def staged_folder(dst: str | Path) -> Iterator[Path]:
             shutil.rmtree(old)
         else:
             os.replace(staging, dst)
-        _fsync_dir(dst.parent)
+        fsync_dir(dst.parent)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -97,7 +97,7 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> None:
             raise OSError(exc.errno, f"not written ({exc.strerror or exc}); the previous "
                           "file, if any, is unchanged", str(path)) from exc
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def write_text_atomic(path: str | Path, text: str) -> None:

@@ -93,3 +93,13 @@ def test_gmai_judge_cache_replays_from_the_command_line(tmp_path, capsys, monkey
     assert main(["score", "gmai", str(preds), "--judge-cache", str(cache)]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["overall"] == 1.0 and "gpt-3.5-turbo-0125" in out["judge"]
+
+
+def test_every_benchmark_has_a_scorer():
+    """`internvl-da score` (MODULES, FILE_SCORERS) re-scores exactly the benchmarks the runner
+    evaluates (eval/benchmarks.py): a new benchmark cannot be left out of one of the two."""
+    from internvl_da.eval import score
+    from internvl_da.eval.benchmarks import BENCHMARKS
+
+    assert set(score.MODULES) | set(score.FILE_SCORERS) == set(BENCHMARKS)
+    assert not set(score.MODULES) & set(score.FILE_SCORERS)

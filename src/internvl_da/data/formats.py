@@ -141,7 +141,11 @@ class JsonlIndex:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         if not os.path.isfile(self.path):
-            raise SampleError(self.path, None, "annotation file not found")
+            where = "" if os.path.isabs(self.path) else (
+                " (a relative path is taken from the current folder, as the reference does; "
+                "a released train_meta is resolved under data/<data> by "
+                "`internvl-da stage released-meta`)")
+            raise SampleError(self.path, None, f"annotation file not found{where}")
         self.offsets, self.line_numbers = _scan(self.path)
         self._handle = None
         self._pid = None

@@ -20,7 +20,6 @@ sha256 and the Pillow, FreeType and libjpeg versions.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -36,7 +35,7 @@ from tqdm import tqdm
 
 from internvl_da.data.coords import CAMERA_ORDER, CELL_H, CELL_W, SOURCE_H, SOURCE_W
 from internvl_da.data.errors import SampleError
-from internvl_da.fileio import write_json
+from internvl_da.fileio import fsync_dir, write_json
 
 FONT_CANDIDATES = (
     "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",  # Debian/Ubuntu fonts-dejavu-core
@@ -279,12 +278,7 @@ def stitch_all(data_root: str | Path, ann_file: str | Path, out_dir: str | Path 
         _run_jobs(todo, workers)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    with contextlib.suppress(OSError):  # make the renames durable (not every FS allows it)
-        fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    fsync_dir(out)  # make the renames durable
     return StitchSummary(str(out), len(frames), len(todo), len(frames) - len(todo),
                          tuple(duplicates), len(broken))
 

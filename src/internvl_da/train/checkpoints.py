@@ -17,7 +17,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from internvl_da.fileio import write_text_atomic
+from internvl_da.fileio import fsync_file, write_text_atomic
 
 MARKER = "internvl_da_complete.json"
 PREFIX = "checkpoint-"
@@ -25,16 +25,6 @@ PREFIX = "checkpoint-"
 
 class ResumeError(ValueError):
     """`--resume` cannot go on: no complete checkpoint, or one made with other settings."""
-
-
-def fsync_path(path: str | Path) -> None:
-    """Flush a file's (or a folder's entries') data to disk; folders need it after a rename."""
-    flags = os.O_RDONLY | (os.O_DIRECTORY if Path(path).is_dir() else 0)
-    fd = os.open(path, flags)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def step_of(folder: Path) -> int | None:
@@ -48,7 +38,7 @@ def write_marker(folder: str | Path, step: int, config: dict) -> None:
     folder = Path(folder)
     for path in folder.rglob("*"):  # the Trainer writes without fsync
         if path.is_file():
-            fsync_path(path)
+            fsync_file(path)
     write_text_atomic(folder / MARKER, json.dumps({"step": step, "config": config}, indent=1,
                                                   sort_keys=True) + "\n")
 
